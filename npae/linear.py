@@ -1,0 +1,78 @@
+"""Linear layer: ``y = x Wᵀ + b`` over any number of leading axes.
+
+Shapes: ``x (..., F_in)``, ``W (F_out, F_in)``, ``b (F_out,)``, ``y (..., F_out)``.
+
+Forward and backward (numbered as in ``docs/bptt.md``)::
+
+    (L1)  y = x Wᵀ + b
+    (L1') dx = dy W,   dW = Σ dyᵀ x,   db = Σ dy     (sums over all leading axes)
+"""
+
+import numpy as np
+
+from ._checks import as_array, check_last_dim
+from .errors import ShapeError
+from .init import linear_bound, uniform
+from .module import Module, Parameter, as_float_dtype, as_generator
+
+
+def linear_forward(x, weight, bias):
+    """(L1) ``y = x Wᵀ + b``. Returns ``y`` and the cache the backward needs (``x``)."""
+    y = x @ weight.T
+    if bias is not None:
+        y += bias
+    return y, (x, weight, bias is not None)
+
+
+def linear_backward(dy, cache):
+    """(L1') Gradients of (L1). Returns ``dx`` and ``{"weight": dW, "bias": db}``."""
+    x, weight, has_bias = cache
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    grads = {"weight": dy2.T @ x.reshape(-1, x.shape[-1])}
+    grads["bias"] = dy2.sum(axis=0) if has_bias else None
+    dx = dy @ weight
+    return dx, grads
+
+
+class Linear(Module):
+    """``torch.nn.Linear(in_features, out_features, bias=True)`` in NumPy.
+
+    ``y = x Wᵀ + b`` with ``weight (out_features, in_features)`` and ``bias (out_features,)``,
+    both initialised from U(-1/√in_features, 1/√in_features).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, seed=None, rng=None):
+        super().__init__()
+        dtype = as_float_dtype(dtype)
+        rng = as_generator(seed, rng)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        k = linear_bound(self.in_features)
+        self.weight = Parameter(uniform((self.out_features, self.in_features), k, rng, dtype))
+        self.bias = Parameter(uniform((self.out_features,), k, rng, dtype)) if bias else None
+
+    def forward(self, x):
+        """``x (..., in_features)`` → ``y (..., out_features)``."""
+        x = as_array(x, self.dtype)
+        if x.ndim == 0:
+            raise ShapeError("Linear needs at least a 1-D input (..., in_features)")
+        check_last_dim(x, self.in_features, "input")
+        y, cache = linear_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
+        self._cache = cache
+        return y
+
+    def backward(self, grad_output):
+        """Accumulate ``weight.grad``/``bias.grad``; return ``dL/dx`` (same shape as ``x``)."""
+        cache = self._take_cache()
+        dy = as_array(grad_output, self.dtype, "grad_output")
+        if dy.shape[:-1] != cache[0].shape[:-1] or dy.shape[-1] != self.out_features:
+            raise ShapeError(
+                f"grad_output has shape {dy.shape}; expected {cache[0].shape[:-1] + (self.out_features,)}"
+            )
+        dx, grads = linear_backward(dy, cache)
+        self.weight.accumulate(grads["weight"])
+        if self.bias is not None:
+            self.bias.accumulate(grads["bias"])
+        return dx
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,51 @@
+"""Mean squared error, torch's ``nn.MSELoss(reduction="mean")``.
+
+    (M)   L = (1/N) Σ (x̂ - x)²            N = number of elements
+    (M')  dL/dx̂ = (2/N) (x̂ - x)
+"""
+
+import numpy as np
+
+from ._checks import as_array
+from .errors import ShapeError
+from .module import Module
+
+
+def mse_loss(input, target):
+    """(M) Returns the loss (a 0-d array in the input's dtype) and the cache for the backward."""
+    diff = input - target
+    return np.mean(diff * diff), (diff,)
+
+
+def mse_loss_backward(cache, grad=1.0):
+    """(M') ``dL/d input``, scaled by the upstream ``grad`` (1 for a loss at the top)."""
+    (diff,) = cache
+    return diff * (2.0 * grad / diff.size)
+
+
+class MSELoss(Module):
+    """``loss = MSELoss()(input, target)`` then ``grad_input = loss_fn.backward()``.
+
+    ``input`` and ``target`` must have the same shape; the result is the mean over all elements,
+    returned as a Python-float-like NumPy scalar in the input's dtype.
+    """
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if reduction != "mean":
+            raise NotImplementedError(f"MSELoss implements reduction='mean' only, got {reduction!r}")
+
+    def forward(self, input, target):
+        input = np.asarray(input)
+        dtype = input.dtype if input.dtype.kind == "f" else np.float64
+        input = as_array(input, dtype, "input")
+        target = as_array(target, dtype, "target")
+        if input.shape != target.shape:
+            raise ShapeError(f"MSELoss needs input and target of the same shape, got {input.shape} and {target.shape}")
+        if input.size == 0:
+            raise ShapeError("MSELoss of an empty array is undefined")
+        loss, self._cache = mse_loss(input, target)
+        return loss
+
+    def backward(self, grad=1.0):
+        return mse_loss_backward(self._take_cache(), grad)

@@ -1,0 +1,200 @@
+"""Parameters and modules: the bookkeeping every layer shares.
+
+A :class:`Parameter` is a pair of NumPy arrays, ``data`` and ``grad`` (same shape, same dtype).
+A :class:`Module` registers the parameters and sub-modules assigned to it as attributes, in
+assignment order, and names them the way PyTorch does (``encoder_lstm.weight_ih_l0``), so
+``named_parameters()`` and ``state_dict()`` line up with a torch model's key for key.
+
+Gradients are *accumulated*: a backward pass adds into ``Parameter.grad`` (``+=``), because a
+weight shared across time steps or calls collects a contribution from each.  ``zero_grad()``
+resets them, as in torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from .errors import NotFittedError, StateDictError
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype) -> np.dtype:
+    """Return ``dtype`` as a NumPy float32/float64 dtype, or raise ``TypeError``."""
+    dt = np.dtype(dtype)
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def as_generator(seed=None, rng=None) -> np.random.Generator:
+    """One source of randomness: an explicit ``Generator``, else a new one from ``seed``."""
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return rng
+    return np.random.default_rng(seed)
+
+
+class Parameter:
+    """A trainable array ``data`` and its accumulated gradient ``grad`` (same shape and dtype)."""
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def accumulate(self, g: np.ndarray) -> None:
+        """Add a gradient contribution ``g`` into ``grad`` (the one place gradients land)."""
+        self.grad += g
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: registers parameters and sub-modules, names them, saves and loads them."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_cache", None)
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise RuntimeError("call Module.__init__() before assigning attributes")
+        if isinstance(value, Parameter):
+            params[name] = value
+            self._modules.pop(name, None)
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            params.pop(name, None)
+        elif value is None and name in params:
+            params[name] = None  # an absent bias, as torch's register_parameter(name, None)
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ traversal
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, Parameter)`` pairs, torch's names and order (own first, then children)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, p
+        for mname, m in self._modules.items():
+            yield from m.named_parameters(prefix + mname + ".")
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield every :class:`Parameter` (the list an optimiser takes)."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_modules(self, prefix: str = ""):
+        yield prefix.rstrip("."), self
+        for mname, m in self._modules.items():
+            yield from m.named_modules(prefix + mname + ".")
+
+    @property
+    def dtype(self) -> np.dtype:
+        for p in self.parameters():
+            return p.data.dtype
+        return np.dtype(np.float64)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to zero (in place)."""
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def num_parameters(self) -> int:
+        return sum(p.data.size for p in self.parameters())
+
+    # ------------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter array, keyed by name (torch's keys)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: Mapping, strict: bool = True) -> None:
+        """Copy arrays into the parameters, checking keys, shapes and dtypes first.
+
+        Accepts NumPy arrays or anything ``numpy.asarray`` understands (torch CPU tensors
+        included).  A float array of another precision is cast to the model's dtype, as torch's
+        ``load_state_dict`` does.  Nothing is modified unless every entry is valid.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise StateDictError(
+                f"load_state_dict expects a mapping of name -> array, got {type(state_dict).__name__}"
+            )
+        own = dict(self.named_parameters())
+        given = set(state_dict)
+        if strict:
+            missing = [k for k in own if k not in given]
+            unexpected = sorted(str(k) for k in given if k not in own)
+            if missing or unexpected:
+                parts = []
+                if missing:
+                    parts.append("missing keys: " + ", ".join(missing))
+                if unexpected:
+                    parts.append("unexpected keys: " + ", ".join(unexpected))
+                raise StateDictError(
+                    f"state dict does not match {type(self).__name__}: " + "; ".join(parts)
+                    + ". Keys must be exactly: " + ", ".join(own)
+                )
+        staged = {}
+        for name, p in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            if hasattr(value, "detach"):  # a torch tensor: leave autograd, go to CPU
+                value = value.detach().cpu().numpy()
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "fiu":
+                raise StateDictError(
+                    f"state dict entry '{name}' holds {arr.dtype} data; expected a numeric array"
+                )
+            if arr.shape != p.data.shape:
+                raise StateDictError(
+                    f"state dict entry '{name}' has shape {arr.shape}; "
+                    f"this model needs {p.data.shape}"
+                )
+            staged[name] = arr.astype(p.data.dtype, copy=False)
+        for name, arr in staged.items():
+            own[name].data[...] = arr
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _take_cache(self):
+        """The cache of the last forward pass, for ``backward``; raise if there is none."""
+        cache = self._cache
+        if cache is None:
+            raise NotFittedError(
+                f"{type(self).__name__}.backward() needs a forward() first: "
+                "call forward(x) (or model(x)) and then backward(grad_output)"
+            )
+        return cache
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        if len(lines) == 1:
+            return lines[0] + ")"
+        return "\n".join(lines) + "\n)"

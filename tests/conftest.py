@@ -1,0 +1,28 @@
+"""Shared test set-up: hypothesis profiles and a headless matplotlib.
+
+Profiles: ``ci`` (default, used by ``.ci/run``) draws fewer examples so the whole suite stays
+within minutes on 2 cores; ``dev`` draws many more.  Choose with
+``HYPOTHESIS_PROFILE=dev pytest`` (or ``pytest --hypothesis-profile=dev``).
+"""
+
+import os
+
+import matplotlib
+from hypothesis import HealthCheck, settings
+
+matplotlib.use("Agg")
+
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
