@@ -1,0 +1,1 @@
+"""Subcommands of the ``npae`` command line (see :mod:`npae.cli`)."""
