@@ -1,7 +1,7 @@
 """Activations, and their derivatives written in terms of their *outputs*.
 
 The backward passes never recompute a pre-activation: they keep what the forward produced and
-use ``σ'(a) = s(1 - s)`` with ``s = σ(a)``, ``tanh'(a) = 1 - y²`` with ``y = tanh(a)`` and
+use ``σ'(a) = s(1 - s)`` with ``s = σ(a)``, ``tanh'(a) = 1 - y² = (1 - y)(1 + y)`` with ``y = tanh(a)`` and
 ``relu'(a) = [y > 0]`` with ``y = relu(a)``.
 
 ``sigmoid`` is written so that ``exp`` only ever sees a non-positive argument: it cannot
@@ -34,8 +34,12 @@ def sigmoid_grad_from_output(s):
 
 
 def tanh_grad_from_output(y):
-    """d tanh/da expressed with y = tanh(a): 1 - y²."""
-    return 1 - y * y
+    """d tanh/da expressed with y = tanh(a): 1 - y², evaluated as (1 - y)(1 + y).
+
+    The factored form matters where |y| ≈ 1 (a saturated unit): ``1 - y*y`` rounds y² first and
+    loses up to half the digits, while (1 - y) is exact there.  It is also what torch computes.
+    """
+    return (1 - y) * (1 + y)
 
 
 def relu_grad_from_output(y):

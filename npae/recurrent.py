@@ -158,7 +158,7 @@ class RecurrentLayer(Module):
             return np.ascontiguousarray(y[:, 0, :])
         if self.batch_first:
             return np.ascontiguousarray(y.transpose(1, 0, 2))
-        return np.ascontiguousarray(y)
+        return y.copy()  # the states are the cache: hand out a copy, never a view
 
     @staticmethod
     def _state_out(s, batched):

@@ -26,3 +26,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the largest float64 discrepancy against torch that the parity tests measured."""
+    try:
+        from helpers import WORST
+    except ImportError:  # pragma: no cover
+        return
+    if WORST:
+        terminalreporter.write_sep("-", "largest float64 relative discrepancy vs torch")
+        for kind, err in sorted(WORST.items()):
+            terminalreporter.write_line(f"{kind:<28} {err:.2e}")

@@ -1,0 +1,68 @@
+"""Shared test helpers: tolerances, torch twins of npae layers, random parameters."""
+
+import numpy as np
+import torch
+
+# float64: every parameter drawn from N(0, 1), relative 1e-10.  float32 (smoke tests): weights at
+# torch's initial scale, error measured on an O(1) scale (see assert_close), 1e-5.  With N(0, 1)
+# weights float32 itself is off by ~1e-4 in both libraries (ill-conditioned nets), which says
+# nothing about either implementation.
+TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+
+# the largest float64 discrepancy seen against torch, per kind (printed by test_report_discrepancy)
+WORST = {}
+
+
+def rel_err(a, b, floor=1e-30) -> float:
+    """Norm-wise relative error max|a-b| / max(max|b|, floor) (b the oracle)."""
+    a = np.asarray(a, np.float64)
+    b = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b, np.float64)
+    assert a.shape == b.shape, f"shape {a.shape} != oracle {b.shape}"
+    scale = max(float(np.max(np.abs(b), initial=0.0)), floor)
+    return float(np.max(np.abs(a - b), initial=0.0)) / scale
+
+
+def assert_close(a, b, rtol, what="", kind=None):
+    """``rel_err(a, b) <= rtol``.  At float32 tolerances the scale is floored at 1: float32 sums of
+    O(1) terms that cancel to a small result carry an absolute, not a relative, rounding error."""
+    err = rel_err(a, b, floor=1.0 if rtol >= 1e-6 else 1e-30)
+    if kind is not None:
+        WORST[kind] = max(WORST.get(kind, 0.0), err)
+    assert err <= rtol, f"{what}: relative error {err:.3e} > {rtol:.0e}"
+
+
+def t(a, grad=False):
+    """A float tensor sharing nothing with ``a``."""
+    x = torch.tensor(np.array(a))
+    return x.requires_grad_(grad)
+
+
+def randomize(module, rng, scale=1.0):
+    """Draw every parameter of an npae module (both biases included) at random: a weight matrix
+    from N(0, scale²/fan_in), a bias from N(0, scale²/4).
+
+    The 1/fan_in keeps pre-activations O(1) whatever the drawn sizes.  With N(0, 1) weights a
+    wide layer saturates tanh/σ to within 1e-13 of ±1, where the derivative 1 - y² is decided by
+    the last bit of y, i.e. by how each library rounds tanh: an ill-conditioned comparison that
+    says nothing about either backward pass.
+    """
+    for _, p in module.named_parameters():
+        std = scale / np.sqrt(p.data.shape[1]) if p.data.ndim == 2 else scale / 2
+        p.data[...] = rng.normal(0.0, std, p.data.shape)
+
+
+def torch_twin_layer(layer):
+    """The torch.nn layer with the same class, options and weights as an npae RNN/LSTM/Linear."""
+    import npae
+
+    dtype = torch.float64 if layer.dtype == np.float64 else torch.float32
+    if isinstance(layer, npae.LSTM):
+        tl = torch.nn.LSTM(layer.input_size, layer.hidden_size, bias=layer.bias, batch_first=layer.batch_first)
+    elif isinstance(layer, npae.RNN):
+        tl = torch.nn.RNN(layer.input_size, layer.hidden_size, nonlinearity=layer.nonlinearity,
+                          bias=layer.bias, batch_first=layer.batch_first)
+    else:
+        tl = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+    tl = tl.to(dtype)
+    tl.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
+    return tl
