@@ -1,0 +1,284 @@
+"""Scoring: reconstruction errors per window and per point, and thresholds that flag them.
+
+The path::
+
+    x, x̂ (n, T, D) ─► window_errors ─┬─► .window (n,) ──────────────────► Threshold ─► flags
+                                      └─► .per_step (n, T) ─► point_scores (N,) ─► Threshold
+
+Shape glossary: N series length, T window length, D features, n windows (``(N - T) // stride + 1``).
+Window ``i`` covers the points ``i·stride … i·stride + T - 1`` of the series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError, NonFiniteError, NotFittedError, ShapeError
+
+__all__ = ["WindowErrors", "window_errors", "point_scores", "Threshold", "THRESHOLD_METHODS"]
+
+
+def _finite_float(x, name) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise NonFiniteError(f"{name} holds NaN or infinity (first at index {first}); check the "
+                             f"model's output or the data before scoring")
+    return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# Window errors
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WindowErrors:
+    """Squared reconstruction errors of n windows, averaged in the useful ways.
+
+    Attributes
+    ----------
+    window : (n,)         mean over steps and features -- the tutorial's anomaly score (MSE)
+    per_step : (n, T)     mean over features -- feeds :func:`point_scores`
+    per_feature : (n, D)  mean over steps -- which feature a window's error comes from
+    squared : (n, T, D) or None   the full ``(x̂ - x)²``, kept only with ``keep_squared=True``
+    """
+
+    window: np.ndarray
+    per_step: np.ndarray
+    per_feature: np.ndarray
+    squared: np.ndarray | None = None
+
+
+def window_errors(x, x_hat, *, keep_squared=False) -> WindowErrors:
+    """Squared errors between windows ``x`` and reconstructions ``x_hat``, shape (n, T, D) each.
+
+    (n, T) arrays are read as D = 1.  All results are float64.  ``window`` equals the tutorial's
+    ``torch.mean((x - x̂) ** 2, dim=(1, 2))``.
+    """
+    x = _finite_float(x, "x")
+    x_hat = _finite_float(x_hat, "x_hat")
+    if x.shape != x_hat.shape:
+        raise ShapeError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}")
+    if x.ndim == 2:
+        x, x_hat = x[..., None], x_hat[..., None]
+    if x.ndim != 3 or x.size == 0:
+        raise ShapeError(f"window_errors needs non-empty windows of shape (n, T, D) or (n, T), "
+                         f"got shape {x.shape}")
+    squared = (x_hat - x) ** 2
+    return WindowErrors(
+        window=squared.mean(axis=(1, 2)),
+        per_step=squared.mean(axis=2),
+        per_feature=squared.mean(axis=1),
+        squared=squared if keep_squared else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Point scores
+# ---------------------------------------------------------------------------------------------
+
+def _fill_nearest(values, covered):
+    """Give every uncovered point the value of the nearest covered point (ties: the earlier one)."""
+    cov = np.flatnonzero(covered)
+    gaps = np.flatnonzero(~covered)
+    if gaps.size == 0:
+        return values
+    right_pos = np.searchsorted(cov, gaps)  # first covered index after each gap point
+    left = cov[np.clip(right_pos - 1, 0, len(cov) - 1)]
+    right = cov[np.clip(right_pos, 0, len(cov) - 1)]
+    use_left = (right_pos > 0) & ((gaps - left <= right - gaps) | (right_pos == len(cov)))
+    values[gaps] = values[np.where(use_left, left, right)]
+    return values
+
+
+def point_scores(step_errors, n_points, stride=1, how="mean", fill="nearest") -> np.ndarray:
+    """Turn per-window, per-step errors into one score per point of the series.
+
+    ``step_errors`` is (n, T) (e.g. ``window_errors(...).per_step``) or (n, T, D) (the full
+    squared errors; then the result keeps D).  Point ``p`` collects the error at step ``t`` of
+    every window ``i`` with ``i·stride + t == p`` and aggregates them with ``how``:
+
+    * ``"mean"`` -- the average over the (up to T) windows that cover ``p``;
+    * ``"max"``  -- the worst of them;
+    * ``"min"``  -- the best of them: a point is scored high only if *every* window covering it
+      reconstructs it badly, which localises an anomaly tightly.
+
+    Returns (N,) for (n, T) input, (N, D) for (n, T, D), float64.  ``n`` must be the number of
+    windows ``sliding_windows`` makes from ``n_points`` with this ``stride``.
+
+    Uncovered points: with ``stride > 1`` up to ``stride - 1`` points at the end (and, if
+    ``stride > T``, the points between windows) belong to no window.  ``fill="nearest"``
+    (default) gives each the score of the nearest covered point (the earlier one on a tie);
+    ``fill="nan"`` leaves NaN there.  Vectorised: one loop over the T steps, none over windows.
+    """
+    e = _finite_float(step_errors, "step_errors")
+    if e.ndim not in (2, 3) or e.size == 0:
+        raise ShapeError(f"step_errors must be a non-empty (n, T) or (n, T, D) array, "
+                         f"got shape {e.shape}")
+    if how not in ("mean", "max", "min"):
+        raise DataError(f"how must be 'mean', 'max' or 'min', got {how!r}")
+    if fill not in ("nearest", "nan"):
+        raise DataError(f"fill must be 'nearest' or 'nan', got {fill!r}")
+    for name, value, low in (("n_points", n_points, 1), ("stride", stride, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise DataError(f"{name} must be an integer >= {low}, got {value!r}")
+    n, T = e.shape[:2]
+    expected = (n_points - T) // stride + 1 if n_points >= T else 0
+    if n != expected:
+        raise ShapeError(
+            f"{n} windows of length {T} do not fit a series of n_points={n_points} with "
+            f"stride={stride} (that gives {expected} windows); pass the series length and stride "
+            f"the windows were made with"
+        )
+
+    starts = np.arange(n) * stride
+    out_shape = (n_points,) + e.shape[2:]
+    counts = np.zeros(n_points, dtype=np.int64)
+    if how == "mean":
+        acc = np.zeros(out_shape)
+    else:
+        acc = np.full(out_shape, -np.inf if how == "max" else np.inf)
+    for t in range(T):
+        idx = starts + t  # distinct for a fixed t, so fancy-index updates are safe
+        counts[idx] += 1
+        if how == "mean":
+            acc[idx] += e[:, t]
+        elif how == "max":
+            acc[idx] = np.maximum(acc[idx], e[:, t])
+        else:
+            acc[idx] = np.minimum(acc[idx], e[:, t])
+
+    covered = counts > 0
+    if how == "mean":
+        acc[covered] /= counts[covered].reshape((-1,) + (1,) * (acc.ndim - 1))
+    acc[~covered] = np.nan
+    if fill == "nearest":
+        acc = _fill_nearest(acc, covered)
+    return acc
+
+
+# ---------------------------------------------------------------------------------------------
+# Thresholds
+# ---------------------------------------------------------------------------------------------
+
+# method -> (name of its parameter, default value)
+THRESHOLD_METHODS = {
+    "percentile": ("q", 95.0),
+    "mean_std": ("k", 3.0),
+    "mad": ("k", 3.0),
+    "contamination": ("contamination", 0.1),
+}
+
+MAD_SCALE = 1.4826  # makes the MAD estimate σ for Gaussian data (1 / Φ⁻¹(3/4))
+
+
+class Threshold:
+    """A score threshold fitted on *training* scores and applied to any scores later.
+
+    ``Threshold(method, **param)``; ``fit(train_scores)`` returns and stores ``value_``;
+    ``apply(scores)`` returns ``scores > value_`` (strictly greater, as in the tutorial).
+
+    ==================  ===================  =================================================
+    method              parameter (default)  threshold
+    ==================  ===================  =================================================
+    ``"percentile"``    ``q`` (95)           ``np.percentile(scores, q)`` (the tutorial's)
+    ``"mean_std"``      ``k`` (3)            mean + k·σ, σ the population std (the guide's)
+    ``"mad"``           ``k`` (3)            median + k · 1.4826 · median(|s - median|);
+                                             robust to the anomalies in the training scores
+    ``"contamination"`` ``contamination``    the (1 - c) quantile, i.e. percentile 100·(1 - c),
+                        (0.1)                PyOD's convention: about a fraction c of the
+                                             training scores ends up flagged
+    ==================  ===================  =================================================
+
+    Only the method's own parameter may be given: ``Threshold("mad", k=2.5)``.  Scores may have
+    any shape (fitting uses all values).  ``to_dict`` / ``from_dict`` save and restore it.
+    """
+
+    def __init__(self, method="percentile", **param):
+        if method not in THRESHOLD_METHODS:
+            raise DataError(f"unknown threshold method {method!r}; choose from "
+                            f"{sorted(THRESHOLD_METHODS)}")
+        pname, default = THRESHOLD_METHODS[method]
+        unexpected = set(param) - {pname}
+        if unexpected:
+            raise DataError(f"threshold method {method!r} takes only {pname}=, "
+                            f"got {sorted(unexpected)}")
+        value = param.get(pname, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise DataError(f"{pname} must be a finite number, got {value!r}")
+        value = float(value)
+        if pname == "q" and not 0.0 <= value <= 100.0:
+            raise DataError(f"q is a percentile and must be in [0, 100], got {value}")
+        if pname == "k" and value < 0:
+            raise DataError(f"k (how many spreads above the centre) must be >= 0, got {value}")
+        if pname == "contamination" and not 0.0 < value <= 0.5:
+            raise DataError(f"contamination is the expected fraction of anomalies and must be in "
+                            f"(0, 0.5], got {value}")
+        self.method = method
+        self.param_name = pname
+        self.param = value
+        self.value_ = None
+
+    @staticmethod
+    def _scores(scores, name="scores") -> np.ndarray:
+        arr = np.asarray(scores)
+        if arr.size == 0:
+            raise DataError(f"{name} is empty; a threshold needs at least one score")
+        return _finite_float(arr, name)
+
+    def compute(self, scores) -> float:
+        """The threshold for ``scores`` (does not store it)."""
+        s = self._scores(scores).ravel()
+        if self.method == "percentile":
+            return float(np.percentile(s, self.param))
+        if self.method == "mean_std":
+            return float(s.mean() + self.param * s.std())
+        if self.method == "mad":
+            median = np.median(s)
+            mad = np.median(np.abs(s - median))
+            return float(median + self.param * MAD_SCALE * mad)
+        return float(np.percentile(s, 100.0 * (1.0 - self.param)))  # contamination
+
+    def fit(self, scores) -> float:
+        """Fit on training scores; stores and returns the threshold ``value_``."""
+        self.value_ = self.compute(scores)
+        return self.value_
+
+    def apply(self, scores) -> np.ndarray:
+        """Bool array, same shape as ``scores``: True where ``score > value_``."""
+        if self.value_ is None:
+            raise NotFittedError("Threshold is not fitted; call fit(train_scores) first")
+        return self._scores(scores) > self.value_
+
+    def fit_apply(self, scores) -> np.ndarray:
+        """Fit on ``scores`` and flag the same scores (the tutorial's ``detect_anomalies``)."""
+        self.fit(scores)
+        return self.apply(scores)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, self.param_name: self.param, "value": self.value_}
+
+    @classmethod
+    def from_dict(cls, d) -> "Threshold":
+        if not isinstance(d, dict) or d.get("method") not in THRESHOLD_METHODS:
+            raise DataError(f"Threshold.from_dict needs a dict with a 'method' in "
+                            f"{sorted(THRESHOLD_METHODS)}, got {d!r:.80}")
+        pname = THRESHOLD_METHODS[d["method"]][0]
+        thr = cls(d["method"], **({pname: d[pname]} if pname in d else {}))
+        value = d.get("value")
+        if value is not None:
+            if isinstance(value, bool) or not np.isfinite(value):
+                raise DataError(f"Threshold.from_dict: value must be a finite number or None, "
+                                f"got {value!r}")
+            thr.value_ = float(value)
+        return thr
+
+    def __repr__(self):
+        fitted = "" if self.value_ is None else f", value_={self.value_:.6g}"
+        return f"Threshold({self.method!r}, {self.param_name}={self.param:g}{fitted})"
