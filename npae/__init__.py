@@ -8,11 +8,13 @@ from .linear import Linear
 from .losses import MSELoss
 from .lstm import LSTM
 from .module import Module, Parameter
+from .optim import SGD, Adam, Optimizer, clip_grad_norm_
 from .rnn import RNN
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
+    "Adam", "SGD", "Optimizer", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
 ]
