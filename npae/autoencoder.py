@@ -32,6 +32,7 @@ from .lstm import LSTM, lstm_recurrence, lstm_recurrence_backward
 from .module import Module, as_float_dtype, as_generator
 from .recurrent import input_projection, input_projection_backward
 from .rnn import RNN, rnn_recurrence, rnn_recurrence_backward
+from . import trace as _trace
 
 
 class RecurrentAutoencoder(Module):
@@ -120,7 +121,9 @@ class RecurrentAutoencoder(Module):
         z, enc_cache = self._encode(x_tm)
         y, dec_cache = self._decode(z, x_tm.shape[0])
         self._cache = (enc_cache, dec_cache)
-        return np.ascontiguousarray(y.transpose(1, 0, 2))
+        y = np.ascontiguousarray(y.transpose(1, 0, 2))
+        _trace.notify(self, x, y)  # records the data path inside `with npae.trace.Trace()`; else a no-op
+        return y
 
     def encode(self, x):
         """The latent code of each window: ``x (B, T, D)`` → ``z (B, latent_size)``."""

@@ -1,6 +1,10 @@
 """Linear layer: ``y = x Wᵀ + b`` over any number of leading axes.
 
-Shapes: ``x (..., F_in)``, ``W (F_out, F_in)``, ``b (F_out,)``, ``y (..., F_out)``.
+Shapes: ``x (..., F_in)``, ``W (F_out, F_in)``, ``b (F_out,)``, ``y (..., F_out)``, where F_in and
+F_out are the numbers of input and output features and "..." any leading axes.  In the
+autoencoders (glossary: T steps, B batch, D features, H hidden, L latent): ``encoder_fc`` maps
+(B, H) → (B, L), ``decoder_fc`` (B, L) → (B, H), and ``output_fc`` (T, B, H) → (T, B, D), all T
+steps in one call.
 
 Forward and backward (numbered as in ``docs/bptt.md``)::
 
@@ -17,7 +21,8 @@ from .module import Module, Parameter, as_float_dtype, as_generator
 
 
 def linear_forward(x, weight, bias):
-    """(L1) ``y = x Wᵀ + b``. Returns ``y`` and the cache the backward needs (``x``)."""
+    """(L1) ``y = x Wᵀ + b``: ``x (..., F_in)``, ``weight (F_out, F_in)``, ``bias (F_out,)`` or
+    ``None`` → ``y (..., F_out)`` and the cache the backward needs (``x``, ``weight``)."""
     y = x @ weight.T
     if bias is not None:
         y += bias
@@ -25,7 +30,9 @@ def linear_forward(x, weight, bias):
 
 
 def linear_backward(dy, cache):
-    """(L1') Gradients of (L1). Returns ``dx`` and ``{"weight": dW, "bias": db}``."""
+    """(L1') Gradients of (L1): ``dy (..., F_out)`` → ``dx = dy W (..., F_in)`` and
+    ``{"weight": dW (F_out, F_in), "bias": db (F_out,) or None}``, with
+    ``dW = Σ dyᵀ x`` and ``db = Σ dy`` summed over every leading axis."""
     x, weight, has_bias = cache
     dy2 = dy.reshape(-1, dy.shape[-1])
     grads = {"weight": dy2.T @ x.reshape(-1, x.shape[-1])}
@@ -35,10 +42,19 @@ def linear_backward(dy, cache):
 
 
 class Linear(Module):
-    """``torch.nn.Linear(in_features, out_features, bias=True)`` in NumPy.
+    r"""``torch.nn.Linear`` in NumPy.
 
-    ``y = x Wᵀ + b`` with ``weight (out_features, in_features)`` and ``bias (out_features,)``,
-    both initialised from U(-1/√in_features, 1/√in_features).
+    PyTorch's equation, applied to the last axis of the input::
+
+        y = x Aᵀ + b
+
+    (npae writes A as W).  Parameters: ``weight (F_out, F_in)`` and ``bias (F_out,)``, both
+    ~ U(-1/√F_in, 1/√F_in), with F_in = ``in_features`` and F_out = ``out_features``.
+
+    ``Linear(in_features, out_features, bias=True, *, dtype=float32, seed=None, rng=None)``.
+    ``forward(x)``: ``x (..., F_in)`` → ``y (..., F_out)`` (any leading axes, e.g. (B, H) or
+    (T, B, H)).  ``backward(grad_output)``: ``dL/dy (..., F_out)`` → ``dL/dx (..., F_in)``,
+    accumulating ``weight.grad`` and ``bias.grad`` — equations (L1)/(L1') of ``docs/bptt.md``.
     """
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, seed=None, rng=None):
@@ -51,7 +67,7 @@ class Linear(Module):
         self.bias = Parameter(uniform((self.out_features,), k, rng, dtype)) if bias else None
 
     def forward(self, x):
-        """``x (..., in_features)`` → ``y (..., out_features)``."""
+        """(L1) ``x (..., F_in)`` → ``y (..., F_out)``; keeps the cache for ``backward``."""
         x = as_array(x, self.dtype)
         if x.ndim == 0:
             raise ShapeError("Linear needs at least a 1-D input (..., in_features)")
@@ -61,7 +77,8 @@ class Linear(Module):
         return y
 
     def backward(self, grad_output):
-        """Accumulate ``weight.grad``/``bias.grad``; return ``dL/dx`` (same shape as ``x``)."""
+        """(L1') ``grad_output (..., F_out)`` → ``dL/dx (..., F_in)``; accumulates ``weight.grad``
+        and ``bias.grad``."""
         cache = self._take_cache()
         dy = as_array(grad_output, self.dtype, "grad_output")
         if dy.shape[:-1] != cache[0].shape[:-1] or dy.shape[-1] != self.out_features:
@@ -75,4 +92,5 @@ class Linear(Module):
         return dx
 
     def extra_repr(self):
+        """The constructor arguments, as ``repr`` shows them."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -75,7 +75,7 @@ def lstm_cell_backward(dh_t, dc_t, x_t, h_prev, c_prev, step_cache, params):
     dx_t = dA @ params["weight_ih"]  # (1')
     dh_prev = dA @ params["weight_hh"]  # (1')
     db = dA.sum(axis=0) if params["bias_ih"] is not None else None  # (1')
-    grads = {"weight_ih": dA.T @ x_t, "weight_hh": dA.T @ h_prev, "bias_ih": db, "bias_hh": db}
+    grads = {"weight_ih": dA.T @ x_t, "weight_hh": dA.T @ h_prev, "bias_ih": db, "bias_hh": db}  # (1')
     return dx_t, dh_prev, dc_prev, grads
 
 
@@ -113,16 +113,16 @@ def lstm_backward_loop(dy, dh_n, dc_n, cache):
     T, H = x.shape[0], h.shape[-1]
     dx = np.empty_like(x)
     grads = {k: None if v is None else np.zeros_like(v) for k, v in params.items()}
-    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()
-    dc = np.zeros_like(c[0]) if dc_n is None else dc_n.copy()
+    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (1') h_n = h_T: enters at T
+    dc = np.zeros_like(c[0]) if dc_n is None else dc_n.copy()  # (6') c_n = c_T: enters at T
     for t in range(T - 1, -1, -1):
         if dy is not None:
-            dh += dy[t]
+            dh += dy[t]  # (1') total dh: output[t] also feeds the loss
         step_cache = _split(gates[t], H) + (tanh_c[t],)
         dx[t], dh, dc, g = lstm_cell_backward(dh, dc, x[t], h[t], c[t], step_cache, params)
         for k in grads:
             if grads[k] is not None:
-                grads[k] += g[k]  # shared weights: sum over time
+                grads[k] += g[k]  # (1') shared weights: sum over time
     return dx, (dh, dc), grads
 
 
@@ -170,11 +170,11 @@ def lstm_recurrence_backward(dy, dh_n, dc_n, h, c, gates, tanh_c, weight_hh):
     T = gates.shape[0]
     H = h.shape[-1]
     dA = np.empty_like(gates)
-    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()
-    dc = np.zeros_like(c[0]) if dc_n is None else dc_n.copy()
+    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (1') h_n = h_T: enters at T
+    dc = np.zeros_like(c[0]) if dc_n is None else dc_n.copy()  # (6') c_n = c_T: enters at T
     for t in range(T - 1, -1, -1):  # step t here produced h[t+1], c[t+1]
         if dy is not None:
-            dh += dy[t]
+            dh += dy[t]  # (1') total dh: output[t] also feeds the loss
         i, f, g, o = _split(gates[t], H)
         tc = tanh_c[t]
         da_i, da_f, da_g, da_o = _split(dA[t], H)
@@ -211,7 +211,7 @@ def lstm_backward(dy, dh_n, dc_n, cache):
     dx, dW_ih, db = input_projection_backward(dA, cache["x"], params["weight_ih"])  # (P')
     has_bias = params["bias_ih"] is not None
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}
+             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
     return dx, (dh0, dc0), grads
 
 
@@ -253,6 +253,8 @@ class LSTM(RecurrentLayer):
                          bidirectional, proj_size, dtype=dtype, seed=seed, rng=rng, impl=impl)
 
     def forward(self, x, hx=None):
+        """(1)–(7): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx = (h_0, c_0)``, each
+        ``(1, B, H)``, or None → ``output`` (layout of x, last axis H), ``(h_n, c_n)``."""
         x, batched = self._time_major_input(x)
         B = x.shape[1]
         if hx is None:
@@ -268,6 +270,8 @@ class LSTM(RecurrentLayer):
                                                self._state_out(c_n, batched))
 
     def backward(self, grad_output, grad_state=None):
+        """(7')–(1'), (P'): gradients of ``output`` and ``(h_n, c_n)`` (any may be None) →
+        ``(grad_input, (grad_h0, grad_c0))``; accumulates every parameter's ``.grad``."""
         cache, batched = self._take_cache()
         B = cache["x"].shape[1]
         dy = self._grad_output(grad_output, cache["x"], batched)

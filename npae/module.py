@@ -49,10 +49,12 @@ class Parameter:
 
     @property
     def shape(self):
+        """The array's shape, e.g. ``(G, D)`` for a recurrent layer's ``weight_ih_l0``."""
         return self.data.shape
 
     @property
     def dtype(self):
+        """The array's dtype (float32 or float64); ``grad`` has the same."""
         return self.data.dtype
 
     def accumulate(self, g: np.ndarray) -> None:
@@ -100,12 +102,14 @@ class Module:
             yield p
 
     def named_modules(self, prefix: str = ""):
+        """Yield ``(name, Module)`` for this module (name ``""``) and every sub-module, torch's names."""
         yield prefix.rstrip("."), self
         for mname, m in self._modules.items():
             yield from m.named_modules(prefix + mname + ".")
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of the parameters (float64 for a module without parameters)."""
         for p in self.parameters():
             return p.data.dtype
         return np.dtype(np.float64)
@@ -116,6 +120,7 @@ class Module:
             p.grad[...] = 0
 
     def num_parameters(self) -> int:
+        """The number of trainable scalars, torch's ``sum(p.numel() for p in model.parameters())``."""
         return sum(p.data.size for p in self.parameters())
 
     # ------------------------------------------------------------------ state dicts
@@ -175,6 +180,7 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        """Compute the output and keep what ``backward`` needs in ``self._cache``."""
         raise NotImplementedError
 
     def _take_cache(self):
@@ -188,6 +194,7 @@ class Module:
         return cache
 
     def extra_repr(self) -> str:
+        """The constructor arguments shown by ``repr`` (sub-modules are listed below them)."""
         return ""
 
     def __repr__(self):

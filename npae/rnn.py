@@ -43,7 +43,7 @@ def rnn_cell_backward(dh_t, x_t, h_prev, h_t, params, nonlinearity="tanh"):
     dx_t = da @ params["weight_ih"]  # (R1')
     dh_prev = da @ params["weight_hh"]  # (R1')
     db = da.sum(axis=0) if params["bias_ih"] is not None else None  # (R1')
-    grads = {"weight_ih": da.T @ x_t, "weight_hh": da.T @ h_prev, "bias_ih": db, "bias_hh": db}
+    grads = {"weight_ih": da.T @ x_t, "weight_hh": da.T @ h_prev, "bias_ih": db, "bias_hh": db}  # (R1')
     return dx_t, dh_prev, grads
 
 
@@ -74,14 +74,14 @@ def rnn_backward_loop(dy, dh_n, cache):
     T = x.shape[0]
     dx = np.empty_like(x)
     grads = {k: None if v is None else np.zeros_like(v) for k, v in params.items()}
-    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # h_n = h_T: its gradient enters at T
+    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (R1') h_n = h_T: its gradient enters at T
     for t in range(T - 1, -1, -1):
         if dy is not None:
-            dh += dy[t]  # output[t] = h_{t+1} also feeds the loss directly
+            dh += dy[t]  # (R1') total dh: output[t] = h_{t+1} also feeds the loss directly
         dx[t], dh, g = rnn_cell_backward(dh, x[t], h[t], h[t + 1], params, nl)
         for k in grads:
             if grads[k] is not None:
-                grads[k] += g[k]  # shared weights: sum over time
+                grads[k] += g[k]  # (R1') shared weights: sum over time
     return dx, dh, grads
 
 
@@ -112,10 +112,10 @@ def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh"):
     _, act_grad = ACTIVATIONS[nonlinearity]
     T = h.shape[0] - 1
     dA = np.empty_like(h[1:])
-    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()
+    dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (R1') h_n = h_T: enters at T
     for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
         if dy is not None:
-            dh += dy[t]
+            dh += dy[t]  # (R1') total dh: output[t] also feeds the loss
         np.multiply(dh, act_grad(h[t + 1]), out=dA[t])  # (R2')
         dh = dA[t] @ weight_hh  # (R1'): what h_t sends back to h_{t-1}
     H = h.shape[-1]
@@ -144,7 +144,7 @@ def rnn_backward(dy, dh_n, cache):
     dx, dW_ih, db = input_projection_backward(dA, x, params["weight_ih"])  # (P')
     has_bias = params["bias_ih"] is not None
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}
+             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
     return dx, dh0, grads
 
 
@@ -184,6 +184,8 @@ class RNN(RecurrentLayer):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None):
+        """(R1)–(R2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx (1, B, H)`` or None →
+        ``output`` (layout of x, last axis H), ``h_n (1, B, H)``."""
         x, batched = self._time_major_input(x)
         h0 = self._state(hx, x.shape[1], batched, "hx")
         fwd = rnn_forward if self.impl == "vectorized" else rnn_forward_loop
@@ -192,6 +194,8 @@ class RNN(RecurrentLayer):
         return self._user_layout(y, batched), self._state_out(h_n, batched)
 
     def backward(self, grad_output, grad_h_n=None):
+        """(R2')–(R1'), (P'): gradients of ``output`` and ``h_n`` (either may be None) →
+        ``(grad_input, grad_hx)``; accumulates every parameter's ``.grad``."""
         cache, batched = self._take_cache()
         dy = self._grad_output(grad_output, cache["x"], batched)
         dh_n = self._grad_state(grad_h_n, cache["x"].shape[1], batched, "grad_h_n")
