@@ -1,0 +1,543 @@
+"""The one-page report of a run: every applicable figure, saved as PNG or SVG, and ``report.html``.
+
+``npae demo`` and ``npae detect`` build a ``run`` dict and call :func:`write_report`.  The page is
+self-contained: images are embedded as ``data:`` URIs, the style sheet is inline, there is no
+script and a Content-Security-Policy forbids any network request, so it opens anywhere offline.
+Everything that comes from data (titles, settings, model and feature names) is HTML-escaped.
+
+The ``run`` dict (keys other than ``series`` and ``models`` may be missing)::
+
+    title: str                 command: "demo" | "detect"        settings: JSON-able dict
+    series: (N,) or (N, D)     feature_names: [str] * D          labels: bool (N,) or None
+    window_size: int (T)       stride: int
+    models: {name: {cell, backend, history: {train_loss, val_loss, seconds},
+                    window_scores (n,), threshold, window_flags (n,),
+                    point_scores (N,), point_threshold, point_flags (N,),
+                    windows, reconstructions, step_errors (n, T, D),
+                    metrics: {backend, train_seconds, final_loss,
+                              tutorial_metric: {precision, recall, f1},
+                              point_metric: {precision, recall, f1, roc_auc, pr_auc,
+                                             events_found, events_total, false_alarm_events}}}}
+
+Three functions, from pure to effectful: :func:`plan_figures` (which figures apply, with their
+headings and captions; nothing is drawn), :func:`render_html` (the page from the run and the
+image bytes; a pure function), :func:`write_report` (draws, saves atomically, writes the page).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .errors import DataError
+
+__all__ = ["FigureSpec", "plan_figures", "figure_bytes", "render_html", "write_report"]
+
+FORMATS = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the report: file stem, section, heading, caption, and how to draw it."""
+
+    key: str
+    section: str
+    heading: str
+    caption: str
+    make: Callable  # () -> matplotlib Figure
+
+
+# ------------------------------------------------------------------------------- the run
+def _check_run(run):
+    if not isinstance(run, Mapping):
+        raise DataError(f"run must be a dict (as built by 'npae demo' or 'npae detect'), "
+                        f"got {type(run).__name__}")
+    for key in ("series", "models"):
+        if key not in run:
+            raise DataError(f"run is missing {key!r}; build it with npae demo / npae detect "
+                            "(see the npae.report module docstring for its keys)")
+    if not isinstance(run["models"], Mapping):
+        raise DataError(f"run['models'] must be a dict {{name: model results}}, "
+                        f"got {type(run['models']).__name__}")
+
+
+def _series(run):
+    s = np.asarray(run["series"], dtype=float)
+    return s[:, None] if s.ndim == 1 else s
+
+
+def _labels(run):
+    lab = run.get("labels")
+    if lab is None or np.size(lab) == 0:
+        return None
+    return np.asarray(lab, dtype=bool).reshape(-1)
+
+
+def _has(m, *keys):
+    return all(m.get(k) is not None and np.size(m.get(k)) > 0 for k in keys)
+
+
+def window_labels(labels, n_windows, window_size, stride=1):
+    """Whether each window covers at least one labelled point: bool (n,) or None.
+
+    Window ``i`` covers points ``[i*stride, i*stride + window_size)``.
+    """
+    if labels is None:
+        return None
+    lab = np.asarray(labels, dtype=bool).reshape(-1)
+    starts = np.arange(n_windows) * int(stride)
+    if n_windows == 0 or starts[-1] + window_size > lab.size:
+        return None  # the windows do not tile this series: do not guess
+    c = np.concatenate([[0], np.cumsum(lab)])
+    return (c[starts + window_size] - c[starts]) > 0
+
+
+def _safe_stem(name, taken):
+    """A file-name-safe, unique stem built from a model name (which comes from data)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_")[:40] or "model"
+    base, k = stem, 2
+    while stem in taken:
+        stem, k = f"{base}_{k}", k + 1
+    taken.add(stem)
+    return stem
+
+
+def _num(v):
+    """``v`` as a finite float, or None."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+# ----------------------------------------------------------------------------- the plan
+def plan_figures(run) -> list[FigureSpec]:
+    """Every figure that applies to ``run``, in reading order.  Draws nothing.
+
+    Overview first (series, training, comparison, anomaly map), then one section per model:
+    where it detects (window errors, point scores), and why (score distribution, extreme windows,
+    windows by score range, mean and spread, reconstructions, and for D > 1 heat maps).
+    """
+    _check_run(run)
+    s = _series(run)
+    N, D = s.shape
+    lab = _labels(run)
+    names = run.get("feature_names")
+    stride = int(run.get("stride") or 1)
+    T = run.get("window_size")
+    models = {str(k): (v or {}) for k, v in run["models"].items()}
+    specs = []
+    add = lambda *a: specs.append(FigureSpec(*a))  # noqa: E731
+
+    # --- overview
+    if lab is None:
+        cap = "The input series; no labels were given, so look for stretches that differ from the rest by eye."
+    else:
+        cap = ("The input series with the labelled anomalies shaded green: these are the segments "
+               "a good detector should find and nothing else.")
+    add("series", "Data", "The series", cap,
+        lambda: plots.plot_series(s, lab, feature_names=names))
+
+    hist = {m: v.get("history") for m, v in models.items() if v.get("history")}
+    if any(_seq_len(h, "train_loss") or _seq_len(h, "val_loss") for h in hist.values()):
+        add("training_curves", "Training", "Training curves",
+            "Loss per epoch on a log scale (dashed: validation): curves should fall and flatten; "
+            "a validation curve that turns up while training keeps falling means over-fitting.",
+            lambda: plots.plot_training_curves(hist))
+
+    bars = {m: _metric_bars(v.get("metrics")) for m, v in models.items()}
+    bars = {m: b for m, b in bars.items() if b}
+    curves = {m: v["window_scores"] for m, v in models.items() if _has(v, "window_scores")}
+    thrs = {m: _num(models[m].get("threshold")) for m in curves}
+    if bars or len(curves) > 1:
+        left = ("each model's point-wise precision, recall, F1, ROC-AUC and PR-AUC and the tutorial's "
+                "window-based F1 (taller is better)") if bars else None
+        right = "the models' window errors with their thresholds dashed (peaks above a dashed line are detections)"
+        cap = (f"Left: {left}; right: {right}." if left and curves else
+               f"{(left or right)[0].upper()}{(left or right)[1:]}.")
+        add("model_comparison", "Detection", "Models side by side", cap,
+            lambda: plots.plot_model_comparison(bars, curves, thrs, stride=stride,
+                                                metric_names=list(_BAR_NAMES) if bars else None))
+
+    flags = {m: v["point_flags"] for m, v in models.items() if _has(v, "point_flags")}
+    if flags:
+        cap = ("Each row marks the points a model flagged, in time, above the labelled anomalies "
+               "(green): look for flagged bars that line up with green ones; bars elsewhere are false alarms."
+               if lab is not None else
+               "Each row marks the points a model flagged, in time; without labels, check these "
+               "stretches in the series above.")
+        add("anomaly_map", "Detection", "Anomaly map", cap,
+            lambda: plots.plot_anomaly_map(flags, lab))
+
+    # --- one section per model
+    taken = {sp.key for sp in specs}
+    for m, v in models.items():
+        stem = _safe_stem(m, taken)
+        sec = f"Model {m}"
+        cell = v.get("cell")
+        who = f"{m}" + (f" ({str(cell).upper()} autoencoder)" if cell and str(cell) not in m else "")
+        sc = np.asarray(v["window_scores"], dtype=float).reshape(-1) if _has(v, "window_scores") else None
+        thr = _num(v.get("threshold"))
+        wflags = v.get("window_flags")
+        if sc is not None and thr is not None:
+            add(f"window_errors_{stem}", sec, f"{m}: window reconstruction error",
+                f"The reconstruction error of every window of {who} against the threshold (dashed): "
+                "windows above it are flagged (shaded); look for isolated peaks rather than a raised floor.",
+                _bind(plots.plot_window_errors, sc, thr, wflags, stride=stride))
+        if _has(v, "point_scores") and _num(v.get("point_threshold")) is not None and np.size(v["point_scores"]) == N:
+            add(f"point_scores_{stem}", sec, f"{m}: point scores",
+                "Top: the series with the points the model flags; bottom: each point's score with the "
+                "point threshold (dashed): " + ("flagged points should sit on the green labelled segments."
+                                                if lab is not None else
+                                                "flagged points should sit on stretches that look unusual."),
+                _bind(plots.plot_point_scores, s, v["point_scores"], float(v["point_threshold"]),
+                      v.get("point_flags"), lab, feature_names=names))
+        if sc is not None and thr is not None:
+            wl = window_labels(lab, sc.size, int(T), stride) if T else None
+            add(f"score_distribution_{stem}", sec, f"{m}: score distribution",
+                "Histogram of window scores: anomalies stand out when they form a separate tail right "
+                "of the threshold; a threshold cutting through the bulk flags windows almost at random"
+                + ("; the green outline shows the windows that cover a labelled anomaly." if wl is not None else "."),
+                _bind(plots.plot_score_distribution, sc, thr, wl))
+        if sc is not None and _has(v, "windows") and len(v["windows"]) == sc.size:
+            w = v["windows"]
+            add(f"extreme_windows_{stem}", sec, f"{m}: most normal and most anomalous windows",
+                "The windows the model reconstructs best (left) and worst (right), on one scale: the "
+                "right column should show the spikes, dips or flat stretches that make a window anomalous.",
+                _bind(plots.plot_extreme_windows, w, sc, k=3, stride=stride, feature_names=names))
+            if sc.size > 1:
+                ranges = _score_ranges(sc, thr)
+                add(f"score_ranges_{stem}", sec, f"{m}: windows by score range",
+                    "Windows picked by score and drawn on top of each other: the middle half of the "
+                    "scores (left) shows the repeated normal shape, the windows above the threshold "
+                    "(right) show what breaks it.",
+                    _bind(plots.plot_windows_by_score_range, w, sc, ranges, threshold=thr,
+                          stride=stride, feature_names=names))
+            fl = wflags if wflags is not None else (sc > thr if thr is not None else None)
+            if fl is not None:
+                add(f"mean_spread_{stem}", sec, f"{m}: mean and spread",
+                    "Mean and spread (dark band: \u00b11 standard deviation, light band: 5\u201395 %) of "
+                    "the windows not flagged (left) and flagged (right), step by step: wider or shifted "
+                    "bands on the right show how the anomalous windows differ on average.",
+                    _bind(plots.plot_mean_spread, w, fl, feature_names=names))
+            if _has(v, "reconstructions") and np.shape(v["reconstructions"]) == np.shape(w):
+                err = v.get("step_errors") if _has(v, "step_errors") else None
+                add(f"reconstruction_{stem}", sec, f"{m}: input versus reconstruction",
+                    "The lowest-, median- and highest-scoring windows with the model's reconstruction "
+                    "(dashed) and each step's squared error below: the error bars point at the steps "
+                    "the model could not reproduce.",
+                    _bind(plots.plot_reconstruction, w, v["reconstructions"], err, scores=sc,
+                          stride=stride, feature_names=names))
+                if D > 1:
+                    e = err if err is not None else (np.asarray(w) - np.asarray(v["reconstructions"])) ** 2
+                    add(f"heatmaps_{stem}", sec, f"{m}: per-feature heat maps",
+                        "Each window as a features \u00d7 steps image (top) and its squared "
+                        "reconstruction error (bottom): the darkest cells in the lower row show "
+                        "which feature, at which step, the model finds anomalous.",
+                        _bind(plots.plot_feature_heatmaps, w, e, scores=sc, stride=stride,
+                              feature_names=names))
+    return specs
+
+
+def _bind(func, *args, **kwargs):
+    return lambda: func(*args, **kwargs)
+
+
+def _seq_len(h, key):
+    v = h.get(key) if h else None
+    return 0 if v is None else int(np.size(v))
+
+
+_BAR_NAMES = {
+    "precision": ("point_metric", "precision"),
+    "recall": ("point_metric", "recall"),
+    "F1": ("point_metric", "f1"),
+    "ROC-AUC": ("point_metric", "roc_auc"),
+    "PR-AUC": ("point_metric", "pr_auc"),
+    "tutorial F1": ("tutorial_metric", "f1"),
+}
+
+
+def _metric_bars(metrics):
+    """``{bar label: value}`` from a model's metrics dict, or {} when it holds no quality metric."""
+    if not metrics:
+        return {}
+    out = {label: _num((metrics.get(group) or {}).get(key)) for label, (group, key) in _BAR_NAMES.items()}
+    return out if any(v is not None for v in out.values()) else {}
+
+
+def _score_ranges(sc, thr):
+    """The middle half of the finite scores, and from the threshold to the top score."""
+    f = sc[np.isfinite(sc)]
+    if f.size == 0:
+        return [(0.0, 0.0)]
+    q25, q75 = np.percentile(f, [25, 75])
+    top = float(f.max())
+    lo = thr if thr is not None else float(np.percentile(f, 95))
+    return [(float(q25), float(q75)), (float(lo), max(top, float(lo)))]
+
+
+# -------------------------------------------------------------------------- rendering
+def figure_bytes(fig, fmt="png", *, dpi=None) -> bytes:
+    """``fig`` encoded as PNG or SVG bytes, reproducibly (no date or version stamped in)."""
+    import matplotlib
+
+    fmt = _check_format(fmt)
+    buf = io.BytesIO()
+    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with matplotlib.rc_context({"svg.hashsalt": "npae", "svg.fonttype": "path"}):
+        fig.savefig(buf, format=fmt, dpi=dpi or plots.STYLE["dpi"], facecolor="white", metadata=meta)
+    return buf.getvalue()
+
+
+def _check_format(fmt):
+    f = str(fmt).lower().lstrip(".")
+    if f not in FORMATS:
+        raise DataError(f"figure format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return f
+
+
+def _mime(data: bytes):
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    head = data[:512].lstrip()
+    if head.startswith(b"<?xml") or head.startswith(b"<svg") or b"<svg" in head:
+        return "image/svg+xml"
+    raise DataError("an image is neither PNG nor SVG; pass the bytes figure_bytes() returns")
+
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _fmt_value(v, kind="num"):
+    if v is None:
+        return "\u2013"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    f = _num(v)
+    if f is None:
+        return _e(v) if not isinstance(v, (float, np.floating)) else "\u2013"
+    if kind == "s":
+        return f"{f:.2f} s"
+    if kind == "g":
+        return f"{f:.4g}"
+    return f"{f:.3f}"
+
+
+def _flatten(d, prefix=""):
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            yield from _flatten(v, key + ".")
+        else:
+            yield key, v
+
+
+def _setting_text(v):
+    if isinstance(v, str):
+        return v
+    try:
+        return json.dumps(v, default=str)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _table(header, rows, cls=""):
+    out = [f'<table class="{cls}"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for r in rows:
+        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>")  # cells already escaped
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _settings_rows(run, s, lab):
+    N, D = s.shape
+    rows = [("command", _e(f"npae {run.get('command', '')}".strip())),
+            ("series", _e(f"{N} points \u00d7 {D} feature{'s' * (D != 1)}")),
+            ("features", _e(", ".join(map(str, run.get("feature_names") or [])) or "\u2013")),
+            ("labels", _e("none given" if lab is None else f"{int(lab.sum())} labelled points")),
+            ("window size", _e(run.get("window_size", "\u2013"))),
+            ("stride", _e(run.get("stride", "\u2013")))]
+    rows += [(_e(k), _e(_setting_text(v))) for k, v in _flatten(run.get("settings") or {})]
+    return [(f"<th scope=\"row\">{k}</th>", v) for k, v in rows]
+
+
+def _metric_tables(models):
+    train_rows, quality_rows = [], []
+    for name, v in models.items():
+        mt = v.get("metrics") or {}
+        tm = mt.get("tutorial_metric") or {}
+        pm = mt.get("point_metric") or {}
+        wf, pf = v.get("window_flags"), v.get("point_flags")
+        nw = np.size(v.get("window_scores")) if v.get("window_scores") is not None else None
+        np_ = np.size(v.get("point_scores")) if v.get("point_scores") is not None else None
+        train_rows.append([
+            _e(name), _e(v.get("cell", "\u2013")), _e(mt.get("backend", v.get("backend", "\u2013"))),
+            _fmt_value(mt.get("train_seconds"), "s"), _fmt_value(mt.get("final_loss"), "g"),
+            _fmt_value(v.get("threshold"), "g"),
+            _e(f"{int(np.sum(wf))} of {nw}") if wf is not None and nw else "\u2013",
+            _fmt_value(v.get("point_threshold"), "g"),
+            _e(f"{int(np.sum(pf))} of {np_}") if pf is not None and np_ else "\u2013",
+        ])
+        if tm or pm:
+            ev = (f"{pm.get('events_found')} of {pm.get('events_total')}"
+                  if pm.get("events_found") is not None else None)
+            quality_rows.append([
+                _e(name), _fmt_value(tm.get("precision")), _fmt_value(tm.get("recall")), _fmt_value(tm.get("f1")),
+                _fmt_value(pm.get("precision")), _fmt_value(pm.get("recall")), _fmt_value(pm.get("f1")),
+                _fmt_value(pm.get("roc_auc")), _fmt_value(pm.get("pr_auc")),
+                _e(ev) if ev else "\u2013", _fmt_value(pm.get("false_alarm_events")),
+            ])
+    train = _table(["model", "cell", "backend", "training time", "final loss", "window threshold",
+                    "flagged windows", "point threshold", "flagged points"], train_rows, "num")
+    if quality_rows:
+        quality = _table(["model", "tutorial precision", "tutorial recall", "tutorial F1",
+                          "point precision", "point recall", "point F1", "ROC-AUC", "PR-AUC",
+                          "events found", "false-alarm events"], quality_rows, "num")
+    else:
+        quality = "<p>No labels were given, so there is no detection-quality metric.</p>"
+    return train, quality
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa;line-height:1.45}
+main{max-width:1160px;margin:0 auto;padding:1.2em 1.5em 3em;background:#fff}
+h1{font-size:1.6em;margin:.3em 0}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
+thead th{background:#f0f0f0}table.num td{text-align:right}table.num td:first-child{text-align:left}
+figure{margin:1.2em 0 2em}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{margin-top:.3em;max-width:60em}nav ol{columns:2;font-size:.92em}
+.note{color:#555}code{background:#f3f3f3;padding:0 .25em}
+"""
+
+
+def render_html(run, images, *, figures=True) -> str:
+    """The report page as a string.  Pure: reads ``run`` and ``images``, touches nothing else.
+
+    ``images`` maps figure keys (those of :func:`plan_figures`) to PNG or SVG bytes, embedded as
+    ``data:`` URIs in the plan's reading order (keys not in the plan follow, in given order).
+    ``figures=False`` says in the page that figures were switched off.
+    """
+    _check_run(run)
+    s = _series(run)
+    lab = _labels(run)
+    models = {str(k): (v or {}) for k, v in run["models"].items()}
+    title = str(run.get("title") or f"npae {run.get('command', '')} report".strip())
+    plan = {sp.key: sp for sp in plan_figures(run)} if images else {}
+    keys = [k for k in plan if k in images] + [k for k in images if k not in plan]
+
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+             'img-src data:; style-src \'unsafe-inline\'">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{_e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", "<main>",
+             f"<h1>{_e(title)}</h1>",
+             f'<p class="note">Written by <code>{_e(("npae " + str(run.get("command", ""))).strip())}</code>: '
+             "the run's settings, its metrics, then the figures in reading order, each with what to look for.</p>"]
+
+    # table of contents
+    toc = ['<li><a href="#settings">Settings</a></li>', '<li><a href="#metrics">Metrics</a></li>']
+    for i, k in enumerate(keys, 1):
+        head = plan[k].heading if k in plan else k
+        toc.append(f'<li><a href="#fig-{i}">Figure {i}: {_e(head)}</a></li>')
+    parts += ["<nav><ol>", *toc, "</ol></nav>"]
+
+    parts += ['<h2 id="settings">Settings</h2>',
+              "<table><tbody>" + "".join(f"<tr>{k}<td>{v}</td></tr>" for k, v in _settings_rows(run, s, lab))
+              + "</tbody></table>"]
+    train, quality = _metric_tables(models)
+    parts += ['<h2 id="metrics">Metrics</h2>', "<h3>Training and thresholds</h3>", train,
+              "<h3>Detection quality against the labels</h3>", quality,
+              '<p class="note">Tutorial metric: each flagged window marks all its points (as the seed '
+              "tutorial computes it). Point metrics: each point flagged on its own score. Events: a "
+              "labelled segment counts as found when any of its points is flagged.</p>"]
+
+    section = None
+    if not keys:
+        parts.append('<p class="note">' + ("Figures were switched off for this run (--no-figures)."
+                                           if not figures else "No figure applies to this run.") + "</p>")
+    for i, k in enumerate(keys, 1):
+        sp = plan.get(k)
+        sec = sp.section if sp else "Other figures"
+        if sec != section:
+            section = sec
+            parts.append(f"<h2>{_e(sec)}</h2>")
+        data = images[k]
+        mime = _mime(data)
+        uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        heading = sp.heading if sp else k
+        caption = sp.caption if sp else ""
+        parts += [f'<figure id="fig-{i}">', f'<img src="{uri}" alt="{_e(heading)}">',
+                  f"<figcaption><b>Figure {i}. {_e(heading)}.</b> {_e(caption)}</figcaption>", "</figure>"]
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------- writing
+def _atomic_write(path: Path, data: bytes):
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: a folder of that name exists; remove it or choose "
+                        "another output folder")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_report(out_dir, run, fmt="png", figures=True, *, dpi=None) -> dict:
+    """Draw every applicable figure of ``run`` into ``out_dir`` and write ``report.html`` there.
+
+    Files: ``NN_<key>.<fmt>`` per figure (NN = position in the report) and ``report.html``; each
+    is written to a temporary file and renamed, and nothing is written outside ``out_dir``
+    (created if missing).  ``figures=False`` writes only the page (settings and metrics).
+    Returns ``{key: Path}`` of everything written, the page under ``"report"``.
+    """
+    fmt = _check_format(fmt)
+    _check_run(run)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"output folder {out} is a file; pass a folder path with --out")
+    out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()
+    written, images = {}, {}
+    if figures:
+        for i, spec in enumerate(plan_figures(run), 1):
+            fig = spec.make()
+            data = figure_bytes(fig, fmt, dpi=dpi)
+            fig.clear()
+            path = out / f"{i:02d}_{spec.key}.{fmt}"
+            if path.parent != out:  # keys are sanitised; this is a last guard
+                raise DataError(f"refusing to write {path} outside {out}")
+            _atomic_write(path, data)
+            written[spec.key] = path
+            images[spec.key] = data
+    page = out / "report.html"
+    _atomic_write(page, render_html(run, images, figures=figures).encode("utf-8"))
+    written["report"] = page
+    return written
