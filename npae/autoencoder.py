@@ -16,8 +16,13 @@ Backward, the paths that the layers alone do not have::
     (A1') the encoder's output sequence is unused, so its only upstream gradient is dh_T = dz W_e
           arriving at the last state (A2').
 
-Speed: the decoder's input projection u W_ihᵀ + b is the same at every step, so it is computed
-once (B, G) and broadcast over T, and its weight gradient is one GEMM on Σ_t dA_t.
+Speed (docs/performance.md): the decoder's input projection u W_ihᵀ + b is the same at every
+step, so it is computed once (B, G) and broadcast over T, and its weight gradient is one GEMM on
+Σ_t dA_t.  A training step's caches live in buffers reused from one step to the next (``forward``
+drops the previous cache first); ``reconstruct``, ``encode`` and ``decode`` keep no cache at all.
+With ``npae.recurrent.set_num_threads(2)`` a large batch is split into blocks that run forward and
+backward in parallel threads (the cache is then one per block), and ``reconstruct`` splits its
+batches the same way.
 
 Parameter names are the tutorial's (``encoder_lstm.weight_ih_l0``, ``encoder_fc.weight``, …), so a
 state dict saved from the tutorial's torch model loads unchanged.
@@ -28,10 +33,11 @@ import numpy as np
 from ._checks import as_array, check_last_dim
 from .errors import ShapeError
 from .linear import Linear, linear_backward, linear_forward
-from .lstm import LSTM, lstm_recurrence, lstm_recurrence_backward
+from .lstm import LSTM, lstm_state_views, lstm_backward_fm, lstm_forward_fm
 from .module import Module, as_float_dtype, as_generator
-from .recurrent import input_projection, input_projection_backward
-from .rnn import RNN, rnn_recurrence, rnn_recurrence_backward
+from .recurrent import (buffer, column_blocks, input_projection, input_projection_backward,
+                        run_blocks)
+from .rnn import RNN, rnn_scan, rnn_scan_backward
 from . import trace as _trace
 
 
@@ -70,12 +76,16 @@ class RecurrentAutoencoder(Module):
     def _make_layer(self, input_size, hidden_size, **kw):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _recurrence(self, xw, h0, weight_hh):  # pragma: no cover - abstract
-        """Run the recurrence; return a state dict holding at least ``h (T+1, B, H)``."""
+    def _recurrence(self, x, h0, params, work=None, keep=True):  # pragma: no cover - abstract
+        """(P) and the recurrence over ``x (T, B, D)`` (a broadcast view when the input is the same
+        at every step) from ``h0``; return a state dict holding at least ``h (T+1, B, H)``.
+        ``work``: a dict of arrays to reuse as the state's storage (see recurrent.buffer);
+        ``keep=False``: inference, the state need not serve a backward pass."""
         raise NotImplementedError
 
-    def _recurrence_backward(self, dy, dh_n, state, weight_hh):  # pragma: no cover - abstract
-        """Return ``dA (T, B, G)``, ``dh0 (B, H)``, ``dW_hh``."""
+    def _recurrence_backward(self, dy, dh_n, state, params, need_dx=True, work=None):  # pragma: no cover
+        """Return ``dx`` (``(T, B, D)``, or ``(B, D)`` summed over steps for a broadcast input),
+        ``dh0 (B, H)`` and ``{"weight_ih", "weight_hh", "bias"}``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ input checks
@@ -92,24 +102,22 @@ class RecurrentAutoencoder(Module):
         return x
 
     # ------------------------------------------------------------------ forward
-    def _encode(self, x_tm):
-        """(A1)–(A2): ``x (T, B, D)`` → ``z (B, L)`` and the caches."""
-        enc = self.encoder.params()
+    def _encode(self, x_tm, work=None, keep=True):
+        """(A1)–(A2): ``x (T, B, D)`` → ``z (B, L)`` and the caches (``work``: buffers to reuse;
+        ``keep=False``: no backward will follow, keep only what the forward needs)."""
         B = x_tm.shape[1]
-        xw = input_projection(x_tm, enc["weight_ih"], enc["bias_ih"], enc["bias_hh"])  # (P)
         h0 = np.zeros((B, self.hidden_size), dtype=self.dtype)
-        enc_state = self._recurrence(xw, h0, enc["weight_hh"])  # (A1)
+        enc_state = self._recurrence(x_tm, h0, self.encoder.params(), work, keep)  # (A1), (P) inside
         z, fc_cache = linear_forward(enc_state["h"][-1], self.encoder_fc.weight.data,
                                      self.encoder_fc.bias.data)  # (A2)
         return z, (x_tm, enc_state, fc_cache)
 
-    def _decode(self, z, T):
-        """(A3)–(A5): ``z (B, L)`` → ``x̂ (T, B, D)`` and the caches."""
-        dec = self.decoder.params()
+    def _decode(self, z, T, work=None, keep=True):
+        """(A3)–(A5): ``z (B, L)`` → ``x̂ (T, B, D)`` and the caches (``work``, ``keep``: as
+        :meth:`_encode`)."""
         u, dfc_cache = linear_forward(z, self.decoder_fc.weight.data, self.decoder_fc.bias.data)  # (A3)
-        uw = input_projection(u, dec["weight_ih"], dec["bias_ih"], dec["bias_hh"])  # (P), once
-        xw = np.broadcast_to(uw, (T,) + uw.shape)  # the same input at every step
-        dec_state = self._recurrence(xw, u, dec["weight_hh"])  # (A4): h_0 = u
+        u_every_step = np.broadcast_to(u, (T,) + u.shape)  # the same input at every step: (P) once
+        dec_state = self._recurrence(u_every_step, u, self.decoder.params(), work, keep)  # (A4): h_0 = u
         y, out_cache = linear_forward(dec_state["h"][1:], self.output_fc.weight.data,
                                       self.output_fc.bias.data)  # (A5)
         return y, (u, dec_state, dfc_cache, out_cache)
@@ -118,16 +126,34 @@ class RecurrentAutoencoder(Module):
         """Reconstruct windows: ``x (B, T, D)`` → ``x̂ (B, T, D)``; keeps the cache for ``backward``."""
         x = self._check_input(x)
         x_tm = x.transpose(1, 0, 2)
-        z, enc_cache = self._encode(x_tm)
-        y, dec_cache = self._decode(z, x_tm.shape[0])
-        self._cache = (enc_cache, dec_cache)
+        T, B = x_tm.shape[:2]
+        # the caches of one training step live in buffers reused from step to step (no page faults
+        # of fresh memory); the previous cache is dropped first, as its arrays are overwritten
+        self._cache = None
+        work = self.__dict__.setdefault("_work", {})
+        blocks = column_blocks(B)
+        if len(blocks) > 1 and _trace._ACTIVE.get():  # a trace reads one plain cache
+            blocks = [slice(0, B)]
+
+        def one_block(k, b):
+            w = work.setdefault(f"forward{k}", {"encoder": {}, "decoder": {}})
+            z, enc_cache = self._encode(x_tm[:, b], w["encoder"])
+            y, dec_cache = self._decode(z, T, w["decoder"])
+            return y, (enc_cache, dec_cache)
+
+        if len(blocks) == 1:
+            y, self._cache = one_block(0, blocks[0])
+        else:  # set_num_threads: the blocks of the batch in parallel threads
+            out = run_blocks(one_block, list(enumerate(blocks)))
+            y = np.concatenate([y for y, _ in out], axis=1)
+            self._cache = ("blocks", blocks, [cache for _, cache in out])
         y = np.ascontiguousarray(y.transpose(1, 0, 2))
         _trace.notify(self, x, y)  # records the data path inside `with npae.trace.Trace()`; else a no-op
         return y
 
     def encode(self, x):
         """The latent code of each window: ``x (B, T, D)`` → ``z (B, latent_size)``."""
-        z, _ = self._encode(self._check_input(x).transpose(1, 0, 2))
+        z, _ = self._encode(self._check_input(x).transpose(1, 0, 2), keep=False)
         return z
 
     def decode(self, z, seq_len):
@@ -135,7 +161,7 @@ class RecurrentAutoencoder(Module):
         z = as_array(z, self.dtype, "z")
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ShapeError(f"z must have shape (B, {self.latent_size}); got {z.shape}")
-        y, _ = self._decode(z, int(seq_len))
+        y, _ = self._decode(z, int(seq_len), keep=False)
         return np.ascontiguousarray(y.transpose(1, 0, 2))
 
     def reconstruct(self, x, batch_size=1024):
@@ -143,47 +169,69 @@ class RecurrentAutoencoder(Module):
         the number of windows).  ``x (n, T, D)`` → ``x̂ (n, T, D)``."""
         x = self._check_input(x)
         out = np.empty_like(x)
-        for s in range(0, x.shape[0], batch_size):
-            x_tm = x[s:s + batch_size].transpose(1, 0, 2)
-            z, _ = self._encode(x_tm)
-            y, _ = self._decode(z, x_tm.shape[0])
-            out[s:s + batch_size] = y.transpose(1, 0, 2)
+        n = len(column_blocks(min(x.shape[0], batch_size)))  # set_num_threads: n threads ...
+        batch_size = -(-min(x.shape[0], batch_size) // n)  # ... on batches n times smaller
+        starts = range(0, x.shape[0], batch_size)
+
+        def worker(k, n):  # a thread's buffers, reused batch after batch and call after call
+            work = self.__dict__.setdefault("_work", {}).setdefault(f"infer{k}", {"encoder": {}, "decoder": {}})
+            for s in starts[k::n]:
+                x_tm = x[s:s + batch_size].transpose(1, 0, 2)
+                z, _ = self._encode(x_tm, work["encoder"], keep=False)
+                y, _ = self._decode(z, x_tm.shape[0], work["decoder"], keep=False)
+                out[s:s + batch_size] = y.transpose(1, 0, 2)
+
+        n = min(n, len(starts))
+        run_blocks(worker, [(k, n) for k in range(n)])
         return out
 
     # ------------------------------------------------------------------ backward
     def backward(self, grad_output):
         """``dL/dx̂ (B, T, D)`` → ``dL/dx (B, T, D)``; accumulates every parameter's ``.grad``."""
-        (x_tm, enc_state, efc_cache), (u, dec_state, dfc_cache, out_cache) = self._take_cache()
-        T, B, D = x_tm.shape
+        cache = self._take_cache()
+        blocks, caches = (cache[1], cache[2]) if isinstance(cache[0], str) else ([slice(None)], [cache])
+        T, _, D = caches[0][0][0].shape
+        B = sum(c[0][0].shape[1] for c in caches)
         dy = as_array(grad_output, self.dtype, "grad_output")
         if dy.shape != (B, T, D):
             raise ShapeError(f"grad_output has shape {dy.shape}; the output had shape {(B, T, D)}")
         dec, enc = self.decoder, self.encoder
-        # (A5') output_fc at every step
-        dh_dec, g_out = linear_backward(dy.transpose(1, 0, 2), out_cache)
-        # (A4') decoder: through time, then its input u (summed over steps) and its h_0 = u
-        dA, dh0, dW_hh = self._recurrence_backward(dh_dec, None, dec_state, dec.weight_hh_l0.data)
-        du_in, dW_ih, db = input_projection_backward(dA.sum(axis=0), u, dec.weight_ih_l0.data)
-        self._accumulate_layer(dec, dW_ih, dW_hh, db)
-        du = du_in + dh0
-        # (A3'), (A2') the two bottleneck Linears
-        dz, g_dfc = linear_backward(du, dfc_cache)
-        dh_T, g_efc = linear_backward(dz, efc_cache)
-        # (A1') encoder: only its last state received a gradient
-        dA, _, dW_hh = self._recurrence_backward(None, dh_T, enc_state, enc.weight_hh_l0.data)
-        dx, dW_ih, db = input_projection_backward(dA, x_tm, enc.weight_ih_l0.data)
-        self._accumulate_layer(enc, dW_ih, dW_hh, db)
-        for layer, g in ((self.output_fc, g_out), (self.decoder_fc, g_dfc), (self.encoder_fc, g_efc)):
-            layer.weight.accumulate(g["weight"])
-            layer.bias.accumulate(g["bias"])
+        work = self.__dict__.setdefault("_work", {})
+
+        def one_block(k, dy_tm, cache):
+            """One block of the batch → its dx and its (parameter, gradient) pairs."""
+            (x_tm, enc_state, efc_cache), (u, dec_state, dfc_cache, out_cache) = cache
+            w = work.setdefault(f"backward{k}", {})
+            # (A5') output_fc at every step
+            dh_dec, g_out = linear_backward(dy_tm, out_cache)
+            # (A4') decoder: through time, then its input u (summed over steps) and its h_0 = u
+            du_in, dh0, g_dec = self._recurrence_backward(dh_dec, None, dec_state, dec.params(), work=w)
+            if du_in.ndim == 3:  # T = 1: the one step's input was not broadcast
+                du_in = du_in[0]
+            du = du_in + dh0  # du_in = Σ_t dA_t W_ih: u is the input of every step
+            # (A3'), (A2') the two bottleneck Linears
+            dz, g_dfc = linear_backward(du, dfc_cache)
+            dh_T, g_efc = linear_backward(dz, efc_cache)
+            # (A1') encoder: only its last state received a gradient
+            dx, _, g_enc = self._recurrence_backward(None, dh_T, enc_state, enc.params(), work=w)
+            grads = self._layer_grads(dec, g_dec) + self._layer_grads(enc, g_enc)
+            for layer, g in ((self.output_fc, g_out), (self.decoder_fc, g_dfc), (self.encoder_fc, g_efc)):
+                grads += [(layer.weight, g["weight"]), (layer.bias, g["bias"])]
+            return dx, grads
+
+        dy_tm = dy.transpose(1, 0, 2)
+        out = run_blocks(one_block, [(k, dy_tm[:, b], c) for k, (b, c) in enumerate(zip(blocks, caches))])
+        for _, grads in out:  # one block after the other: no two threads add into one .grad
+            for param, g in grads:
+                param.accumulate(g)
+        dx = out[0][0] if len(out) == 1 else np.concatenate([dx for dx, _ in out], axis=1)
         return np.ascontiguousarray(dx.transpose(1, 0, 2))
 
     @staticmethod
-    def _accumulate_layer(layer, dW_ih, dW_hh, db):
-        layer.weight_ih_l0.accumulate(dW_ih)
-        layer.weight_hh_l0.accumulate(dW_hh)
-        layer.bias_ih_l0.accumulate(db)  # (P'): both biases get the same gradient
-        layer.bias_hh_l0.accumulate(db)
+    def _layer_grads(layer, grads):
+        """A recurrent layer's (parameter, gradient) pairs; (P'): both biases get the same one."""
+        return [(layer.weight_ih_l0, grads["weight_ih"]), (layer.weight_hh_l0, grads["weight_hh"]),
+                (layer.bias_ih_l0, grads["bias"]), (layer.bias_hh_l0, grads["bias"])]
 
     def extra_repr(self):
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
@@ -204,11 +252,21 @@ class RNNAutoencoder(RecurrentAutoencoder):
     def _make_layer(self, input_size, hidden_size, **kw):
         return RNN(input_size, hidden_size, batch_first=True, **kw)
 
-    def _recurrence(self, xw, h0, weight_hh):
-        return {"h": rnn_recurrence(xw, h0, weight_hh)}
+    def _recurrence(self, x, h0, params, work=None, keep=True):
+        xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
+        h = buffer(work, "h", (x.shape[0] + 1,) + h0.shape, h0.dtype)
+        h[0] = h0
+        rnn_scan(xw, h, params["weight_hh"])  # (R1)–(R2)
+        return {"h": h, "x": x}
 
-    def _recurrence_backward(self, dy, dh_n, state, weight_hh):
-        return rnn_recurrence_backward(dy, dh_n, state["h"], weight_hh)
+    def _recurrence_backward(self, dy, dh_n, state, params, need_dx=True, work=None):
+        h = state["h"]
+        dA = buffer(work, "dA", h[1:].shape, h.dtype)
+        dh0 = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()
+        rnn_scan_backward(dy, dh0, h, params["weight_hh"], "tanh", dA)  # (R2'), (R1')
+        dW_hh = dA.reshape(-1, h.shape[-1]).T @ h[:-1].reshape(-1, h.shape[-1])  # (R1')
+        dx, dW_ih, db = input_projection_backward(dA, state["x"], params["weight_ih"], need_dx)  # (P')
+        return dx, dh0, {"weight_ih": dW_ih, "weight_hh": dW_hh, "bias": db}
 
 
 class LSTMAutoencoder(RecurrentAutoencoder):
@@ -225,11 +283,11 @@ class LSTMAutoencoder(RecurrentAutoencoder):
     def _make_layer(self, input_size, hidden_size, **kw):
         return LSTM(input_size, hidden_size, batch_first=True, **kw)
 
-    def _recurrence(self, xw, h0, weight_hh):
-        h, c, gates, tanh_c = lstm_recurrence(xw, h0, np.zeros_like(h0), weight_hh)
-        return {"h": h, "c": c, "gates": gates, "tanh_c": tanh_c}
+    def _recurrence(self, x, h0, params, work=None, keep=True):
+        fm = lstm_forward_fm(x, h0, np.zeros_like(h0), params, work, keep)  # (P), (1)–(7), feature-major
+        h, c, gates, tanh_c = lstm_state_views(fm)
+        return {"h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "fm": fm}
 
-    def _recurrence_backward(self, dy, dh_n, state, weight_hh):
-        dA, dh0, _dc0, dW_hh = lstm_recurrence_backward(
-            dy, dh_n, None, state["h"], state["c"], state["gates"], state["tanh_c"], weight_hh)
-        return dA, dh0, dW_hh
+    def _recurrence_backward(self, dy, dh_n, state, params, need_dx=True, work=None):
+        dx, dh0, _dc0, grads = lstm_backward_fm(dy, dh_n, None, state["fm"], params, need_dx, work)
+        return dx, dh0, grads

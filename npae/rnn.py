@@ -92,35 +92,53 @@ def rnn_recurrence(xw, h0, weight_hh, nonlinearity="tanh"):
     """The truly recurrent part of (R1)–(R2), given the projected inputs ``xw (T, B, H)``.
 
     ``xw`` may be a broadcast view (the autoencoder's decoder sees one vector at every step).
-    Returns ``h (T+1, B, H)`` with ``h[0] = h0``.
+    Returns ``h (T+1, B, H)`` with ``h[0] = h0``; the loop itself is :func:`rnn_scan`.
     """
-    act, _ = ACTIVATIONS[nonlinearity]
-    T = xw.shape[0]
-    h = np.empty((T + 1,) + h0.shape, dtype=h0.dtype)
+    h = np.empty((xw.shape[0] + 1,) + h0.shape, dtype=h0.dtype)
     h[0] = h0
-    W_hhT = weight_hh.T
-    for t in range(T):
-        a = np.matmul(h[t], W_hhT, out=h[t + 1])  # (R1) recurrent half ...
-        a += xw[t]  # ... plus the precomputed input half
-        act(a, out=a)  # (R2), in place
+    rnn_scan(xw, h, weight_hh, nonlinearity)
     return h
+
+
+def rnn_scan(xw, h, weight_hh, nonlinearity="tanh"):
+    """(R1)–(R2) in place: ``h (T+1, B, H)`` holds h_0 and receives h_t; three calls per step."""
+    act, _ = ACTIVATIONS[nonlinearity]
+    W_hhT = weight_hh.T
+    for t in range(xw.shape[0]):
+        a = np.matmul(h[t], W_hhT, out=h[t + 1])  # (R1) recurrent half ...
+        np.add(a, xw[t], out=a)  # ... plus the precomputed input half
+        act(a, out=a)  # (R2), in place
 
 
 def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh"):
     """Backward through :func:`rnn_recurrence`: ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or ``None``
-    → ``dA (T, B, H)`` (pre-activation gradients), ``dh0 (B, H)``, ``dW_hh (H, H)``."""
-    _, act_grad = ACTIVATIONS[nonlinearity]
-    T = h.shape[0] - 1
-    dA = np.empty_like(h[1:])
+    → ``dA (T, B, H)`` (pre-activation gradients), ``dh0 (B, H)``, ``dW_hh (H, H)``: (R2') through
+    the activation, (R1') back to h_{t-1} (the loop, :func:`rnn_scan_backward`), then dW_hh."""
+    dA = np.empty(h[1:].shape, dtype=h.dtype)
     dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (R1') h_n = h_T: enters at T
-    for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
-        if dy is not None:
-            dh += dy[t]  # (R1') total dh: output[t] also feeds the loss
-        np.multiply(dh, act_grad(h[t + 1]), out=dA[t])  # (R2')
-        dh = dA[t] @ weight_hh  # (R1'): what h_t sends back to h_{t-1}
+    rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA)
     H = h.shape[-1]
     dW_hh = dA.reshape(-1, H).T @ h[:-1].reshape(-1, H)  # (R1') one GEMM for all steps
     return dA, dh, dW_hh
+
+
+def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
+    """The loop of :func:`rnn_recurrence_backward`, in place: ``dh (B, H)`` holds dh_n on entry and
+    dh_0 on return; ``dA (T, B, H)`` receives the pre-activation gradients.
+
+    φ'(a_t) depends only on the forward's outputs, so it is computed for all steps before the loop,
+    into ``dA`` itself; a step is then three calls, with no allocation.
+    """
+    _, act_grad = ACTIVATIONS[nonlinearity]
+    T, B, H = dA.shape
+    n = max(1, (1 << 18) // (B * H))  # steps per block: bounded temporaries
+    for s in range(0, T, n):
+        dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
+    for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
+        if dy is not None:
+            np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
+        np.multiply(dA[t], dh, out=dA[t])  # (R2') da_t = dh_t ⊙ φ'(a_t)
+        np.matmul(dA[t], weight_hh, out=dh)  # (R1'): what h_t sends back to h_{t-1}
 
 
 def rnn_forward(x, h0, params, nonlinearity="tanh"):

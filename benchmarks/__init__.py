@@ -1,0 +1,1 @@
+"""Benchmarks: speed (``python -m benchmarks``) and detection quality (``python -m benchmarks.quality``)."""
