@@ -1,0 +1,119 @@
+"""What ``npae demo`` and ``npae detect`` share: the run dict for the report, output files, tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+
+def output_dir(path, *, protect=()) -> Path:
+    """``path`` as a folder (created), refusing an existing file or a folder in ``protect``."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {path} is an existing file; pass a folder (it will be created)")
+    for p in protect:
+        if Path(p).resolve() == out.resolve():
+            raise DataError(f"--out {path} would overwrite the input; choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_file(path: Path, text: str, *, protect=()) -> None:
+    """Write ``text`` atomically to ``path``, never over one of the ``protect`` files."""
+    path = Path(path)
+    for p in protect:
+        if Path(p).resolve() == path.resolve():
+            raise DataError(f"refusing to overwrite the input file {p}; choose another --out")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    return v
+
+
+def dump_json(obj) -> str:
+    return json.dumps(_jsonable(obj), indent=2) + "\n"
+
+
+def model_metrics(backend, history, tutorial=None, point=None) -> dict:
+    """The summary.json ``M`` dict of one model (keys as documented in issue 3)."""
+    m = {"backend": backend, "train_seconds": float(sum(history.seconds)),
+         "final_loss": float(history.final_loss)}
+    if tutorial is not None:
+        m["tutorial_metric"] = {k: float(tutorial[k]) for k in ("precision", "recall", "f1")}
+    if point is not None:
+        m["point_metric"] = {k: point.get(k) for k in (
+            "precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
+            "false_alarm_events")}
+    return m
+
+
+def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=None) -> dict:
+    """One ``run["models"][name]`` entry for :func:`npae.report.write_report`."""
+    thr = detection.threshold if window_threshold is None else window_threshold
+    flags = detection.window_flags if window_flags is None else window_flags
+    return {
+        "cell": det.cell, "backend": det.backend, "history": det.history_.to_dict(),
+        "window_scores": detection.window_scores, "threshold": float(thr),
+        "window_flags": np.asarray(flags, dtype=bool),
+        "point_scores": detection.point_scores, "point_threshold": float(detection.point_threshold),
+        "point_flags": detection.point_flags,
+        "windows": detection.windows, "reconstructions": detection.reconstructions,
+        "step_errors": detection.step_errors, "metrics": metrics,
+    }
+
+
+def write_figures(out_dir, run, args) -> list:
+    """Figures + report.html via :mod:`npae.report`, unless ``--no-figures``; the paths written.
+
+    Skipped silently when npae.report is not there; with a note when matplotlib is missing.
+    """
+    if getattr(args, "no_figures", False):
+        return []
+    try:
+        from .. import report
+    except ModuleNotFoundError as e:
+        if e.name in ("npae.report",):
+            return []
+        raise
+    try:
+        written = report.write_report(out_dir, run, fmt=args.format)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "matplotlib":
+            print("npae: figures skipped: matplotlib is not installed (pip install 'npae[cli]')",
+                  file=sys.stderr)
+            return []
+        raise
+    return list(written.values()) if isinstance(written, dict) else []
+
+
+def fmt(v, spec=".4f") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return format(v, spec)
+
+
+def show_progress(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()

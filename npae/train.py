@@ -1,0 +1,328 @@
+"""The training loop, one for both backends: an npae autoencoder or its PyTorch twin.
+
+    history = fit(model, windows, epochs=50, batch_size=32, lr=1e-3, seed=42)
+
+The loop is the tutorial's (shuffled mini-batches, MSE between a window and its reconstruction,
+Adam at 1e-3) written once; what differs between the backends — the forward, the backward and the
+optimiser step — sits behind a small *stepper* object:
+
+* an npae model (:class:`npae.module.Module`): :class:`npae.losses.MSELoss`, the model's own
+  ``backward``, :class:`npae.optim.Adam` / :class:`npae.optim.SGD`, :func:`npae.optim.clip_grad_norm_`;
+* a torch model (a ``reference`` twin or the tutorial's own class): torch autograd and
+  ``torch.optim``, in :mod:`reference.train` — imported only when such a model arrives, so
+  ``import npae`` never imports torch.
+
+Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
+
+    (F1)  order ← a permutation of the n training windows, drawn from one Generator(seed)
+    (F2)  for each batch b:  L_b = (1 / (B·T·D)) Σ (x̂ - x)²         (the loss of npae.losses)
+    (F3)                     ∇ ← ∂L_b/∂θ;  ∇ ← clip(∇, clip)       (when ``clip`` is given)
+    (F4)                     θ ← optimiser step(θ, ∇)
+    (F5)  train_loss = mean_b L_b        (the tutorial's epoch loss: a mean over batches)
+    (F6)  val_loss   = MSE over the held-out windows, no update     (when ``val_fraction`` > 0)
+
+The batch order comes from :func:`npae.data.iterate_batches` with one ``numpy.random.Generator``
+seeded by ``seed``, independent of the backend: two models trained with the same ``seed`` see the
+same batches in the same order, so an npae model and its torch twin, started from the same
+weights (``reference.to_torch``), train in lockstep.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import iterate_batches
+from .errors import DataError, NonFiniteError, ShapeError
+from .module import Module, as_generator
+
+__all__ = ["History", "fit", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+# ---------------------------------------------------------------------------------------------
+# History
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class History:
+    """What training did, one entry per epoch.
+
+    ``train_loss``: (F5) the mean of the batch losses of the epoch;
+    ``val_loss``: (F6) the loss on the held-out windows after the epoch (empty without a
+    validation split); ``seconds``: wall time of the epoch.  ``best_epoch`` (0-based) is the epoch
+    whose weights the model holds at the end when early stopping restored them, else the last;
+    ``stopped_early`` says whether ``patience`` ended training before ``epochs``.
+    """
+
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def final_loss(self) -> float:
+        """The last epoch's training loss (NaN before any epoch)."""
+        return self.train_loss[-1] if self.train_loss else math.nan
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict: ``train_loss``, ``val_loss``, ``seconds`` (lists of floats),
+        ``best_epoch``, ``stopped_early``."""
+        return {
+            "train_loss": [float(v) for v in self.train_loss],
+            "val_loss": [float(v) for v in self.val_loss],
+            "seconds": [float(v) for v in self.seconds],
+            "best_epoch": self.best_epoch,
+            "stopped_early": bool(self.stopped_early),
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> "History":
+        if not isinstance(d, dict):
+            raise DataError(f"History.from_dict needs a dict, got {type(d).__name__}")
+        try:
+            return cls(
+                train_loss=[float(v) for v in d.get("train_loss", [])],
+                val_loss=[float(v) for v in d.get("val_loss", [])],
+                seconds=[float(v) for v in d.get("seconds", [])],
+                best_epoch=None if d.get("best_epoch") is None else int(d["best_epoch"]),
+                stopped_early=bool(d.get("stopped_early", False)),
+            )
+        except (TypeError, ValueError) as e:
+            raise DataError(f"History.from_dict: not a training history ({e})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The npae stepper (the torch one is reference.train.TorchStepper, same four methods)
+# ---------------------------------------------------------------------------------------------
+
+class NumpyStepper:
+    """(F2)–(F4) for an npae autoencoder: MSELoss, the model's backward, an npae optimiser."""
+
+    backend = "numpy"
+
+    def __init__(self, model, windows, optimizer="adam", lr=1e-3, clip=None):
+        from .losses import MSELoss
+        from .optim import SGD, Adam
+
+        self.model = model
+        self.x = np.ascontiguousarray(windows, dtype=model.dtype)
+        self.loss_fn = MSELoss()
+        params = list(model.parameters())
+        self.optimizer = Adam(params, lr=lr) if optimizer == "adam" else SGD(params, lr=lr)
+        self.params = params
+        self.clip = clip
+
+    def train_step(self, idx) -> float:
+        """One update on the windows ``idx``; returns the batch loss before the update."""
+        from .optim import clip_grad_norm_
+
+        xb = self.x[idx]
+        self.optimizer.zero_grad()
+        with np.errstate(over="ignore", invalid="ignore"):
+            x_hat = self.model.forward(xb)             # (A1)–(A5)
+            if not np.isfinite(x_hat).all():           # diverged weights: report, don't update
+                return float(np.mean((x_hat - xb) ** 2))
+            loss = float(self.loss_fn.forward(x_hat, xb))  # (F2)
+        if not math.isfinite(loss):
+            return loss                                # the loop raises; no update with NaN
+        self.model.backward(self.loss_fn.backward())   # (F3)
+        if self.clip is not None:
+            clip_grad_norm_(self.params, self.clip)
+        self.optimizer.step()                          # (F4)
+        return loss
+
+    def eval_loss(self, idx, batch_size=1024) -> float:
+        """(F6) MSE over the windows ``idx``, no update, computed in batches."""
+        total, count = 0.0, 0
+        for s in range(0, len(idx), batch_size):
+            xb = self.x[idx[s:s + batch_size]]
+            x_hat = self.model.reconstruct(xb, batch_size)
+            total += float(np.sum((x_hat.astype(np.float64) - xb) ** 2))
+            count += xb.size
+        return total / count
+
+    def snapshot(self):
+        return self.model.state_dict()
+
+    def restore(self, state) -> None:
+        self.model.load_state_dict(state)
+
+
+def is_torch_model(model) -> bool:
+    """True for a ``torch.nn.Module`` — without importing torch when it was never imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def make_stepper(model, windows, optimizer="adam", lr=1e-3, clip=None):
+    """The stepper for ``model``'s backend (npae → :class:`NumpyStepper`, torch → reference's)."""
+    if isinstance(model, Module):
+        return NumpyStepper(model, windows, optimizer, lr, clip)
+    if is_torch_model(model):
+        try:
+            from reference.train import TorchStepper
+        except ImportError as e:  # pragma: no cover - reference ships with npae
+            raise DataError(f"training a torch model needs the 'reference' package ({e})") from None
+        return TorchStepper(model, windows, optimizer, lr, clip)
+    raise TypeError(
+        f"fit() trains an npae autoencoder (npae.LSTMAutoencoder, npae.RNNAutoencoder) or a torch "
+        f"model (reference.LSTMAutoencoder, ...); got {type(model).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+
+def _positive_int(value, name) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DataError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_windows(windows) -> np.ndarray:
+    x = np.asarray(windows)
+    if x.dtype.kind not in "fiu":
+        raise DataError(f"windows must hold numbers, got dtype {x.dtype}")
+    if x.ndim != 3:
+        hint = " (for univariate windows (n, T) use windows[..., None])" if x.ndim == 2 else ""
+        raise ShapeError(f"windows must have shape (n, T, D), got {x.shape}{hint}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise ShapeError(f"windows has an empty axis (shape {x.shape})")
+    if not np.isfinite(x).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise NonFiniteError(f"windows hold NaN or infinity (first at index {first}); fill or drop "
+                             f"missing values before windowing")
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------
+
+def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", clip=None,
+        val_fraction=0.0, patience=None, seed=None, progress=False, callback=None, *,
+        rng=None, desc=None) -> History:
+    """Train ``model`` to reconstruct ``windows (n, T, D)``; returns a :class:`History`.
+
+    ``model``: an npae autoencoder or a torch one (a ``reference`` twin, the tutorial's class);
+    it is trained in place, in its own dtype.  ``optimizer``: ``"adam"`` or ``"sgd"`` (plain, no
+    momentum) at learning rate ``lr``.  ``clip``: clip the joint gradient norm to this value (F3).
+
+    ``val_fraction``: hold out the *last* fraction of the windows (the latest in time, as Keras'
+    ``validation_split``) and report their loss after each epoch (F6).  ``patience``: stop when
+    the monitored loss (validation if any, else training) has not improved for that many epochs,
+    and put back the weights of the best epoch.
+
+    ``seed`` / ``rng``: the batch order (F1) — the same seed gives the same batches for either
+    backend.  ``progress``: a tqdm bar that advances once per epoch with the current losses
+    (needs ``tqdm``; the command line turns it on).  ``callback(epoch, history)`` runs after each
+    epoch (``epoch`` 0-based); returning ``True`` stops training.
+
+    Raises :class:`~npae.errors.NonFiniteError` as soon as a batch loss is NaN or infinite, saying
+    to lower ``lr`` or set ``clip``.
+    """
+    epochs = _positive_int(epochs, "epochs")
+    batch_size = _positive_int(batch_size, "batch_size")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
+            or not math.isfinite(lr):
+        raise DataError(f"lr must be a positive number, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise DataError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                             or not clip > 0 or not math.isfinite(clip)):
+        raise DataError(f"clip must be None or a positive number (a gradient-norm bound such as "
+                        f"1.0), got {clip!r}")
+    if not isinstance(val_fraction, (int, float)) or not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if patience is not None:
+        patience = _positive_int(patience, "patience")
+    x = _check_windows(windows)
+
+    n = x.shape[0]
+    n_val = int(round(n * val_fraction))
+    if val_fraction > 0 and (n_val < 1 or n_val >= n):
+        raise DataError(f"val_fraction={val_fraction} of {n} windows leaves "
+                        f"{n - n_val} for training and {n_val} for validation; both need at "
+                        f"least one window (use more data or another fraction)")
+    n_train = n - n_val
+    train_idx = np.arange(n_train)
+    val_idx = np.arange(n_train, n)
+
+    stepper = make_stepper(model, x, optimizer, float(lr), None if clip is None else float(clip))
+    rng = as_generator(seed, rng)
+    history = History()
+    bar = _progress_bar(epochs, desc) if progress else None
+    best, best_state, since_best = math.inf, None, 0
+    try:
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            total, count = 0.0, 0
+            for b, idx in enumerate(iterate_batches(n_train, batch_size, rng=rng)):  # (F1)
+                loss = stepper.train_step(train_idx[idx])                            # (F2)–(F4)
+                if not math.isfinite(loss):
+                    raise NonFiniteError(
+                        f"the training loss became {loss} at epoch {epoch + 1}, batch {b + 1} "
+                        f"({stepper.backend} backend, lr={lr}); training diverged: lower the "
+                        f"learning rate (e.g. lr={lr / 10:g}) or clip the gradients (clip=1.0), "
+                        f"and check that the data is scaled"
+                    )
+                total += loss
+                count += 1
+            history.train_loss.append(total / count)                                 # (F5)
+            if n_val:
+                history.val_loss.append(stepper.eval_loss(val_idx))                  # (F6)
+            history.seconds.append(time.perf_counter() - start)
+
+            monitored = history.val_loss[-1] if n_val else history.train_loss[-1]
+            if monitored < best:
+                best, since_best = monitored, 0
+                history.best_epoch = epoch
+                if patience is not None:
+                    best_state = stepper.snapshot()
+            else:
+                since_best += 1
+            if bar is not None:
+                post = {"loss": f"{history.train_loss[-1]:.4g}"}
+                if n_val:
+                    post["val"] = f"{history.val_loss[-1]:.4g}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            if callback is not None and callback(epoch, history) is True:
+                break
+            if patience is not None and since_best >= patience:
+                history.stopped_early = epoch + 1 < epochs
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if patience is not None and best_state is not None and history.best_epoch != history.epochs - 1:
+        stepper.restore(best_state)
+    elif patience is None:
+        history.best_epoch = history.epochs - 1
+    return history
+
+
+def _progress_bar(epochs, desc):
+    """A tqdm bar over epochs on stderr, or None when tqdm is not installed (no bar, no error)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm comes with the cli extra
+        return None
+    return tqdm(total=epochs, desc=desc or "training", unit="epoch", file=sys.stderr,
+                leave=True, dynamic_ncols=True)

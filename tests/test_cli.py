@@ -1,0 +1,235 @@
+"""``npae demo`` and ``npae detect`` end to end, and every bad input the issue lists.
+
+Oracles: the library API run in-process with the same settings (the CLI must add nothing but
+I/O), the documented summary.json shape, and the files left on disk.  Runtime: about 30 s
+(mostly the 2-epoch demo on the tutorial's 1000 points).
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from npae.cli import main
+from npae.data import inject_anomalies, synthetic_series
+from npae.detector import AnomalyDetector
+
+M_KEYS = {"backend", "train_seconds", "final_loss", "tutorial_metric", "point_metric"}
+POINT_KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
+              "false_alarm_events"}
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    """See tests/test_train.py: torch's second thread only slows tiny models on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check_m(m, backend):
+    assert set(m) >= M_KEYS
+    assert m["backend"] == backend
+    assert m["train_seconds"] > 0 and np.isfinite(m["final_loss"])
+    assert set(m["tutorial_metric"]) == {"precision", "recall", "f1"}
+    assert set(m["point_metric"]) == POINT_KEYS
+    for part in (m["tutorial_metric"], m["point_metric"]):
+        p, r, f = part["precision"], part["recall"], part["f1"]
+        assert 0 <= p <= 1 and 0 <= r <= 1
+        assert f == pytest.approx(0 if p + r == 0 else 2 * p * r / (p + r), abs=1e-9)
+    assert m["point_metric"]["events_total"] == 5
+
+
+def test_demo_writes_the_documented_summary(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code, stdout, err = _run(capsys, "demo", "--epochs", 2, "--out", out, "--no-figures")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"settings", "models"}
+    assert set(summary["models"]) == {"rnn", "lstm"}
+    for m in summary["models"].values():
+        _check_m(m, "numpy")
+    s = summary["settings"]
+    assert (s["n_points"], s["n_anomalies"], s["window_size"], s["hidden_size"], s["latent_size"],
+            s["batch_size"], s["lr"], s["epochs"], s["seed"]) == (1000, 5, 50, 32, 16, 32, 1e-3, 2, 42)
+    # the table shows both metrics, with the numbers of the summary
+    assert "Tutorial's metric" in stdout and "Point metric" in stdout and "Train time" in stdout
+    f1_line = [ln for ln in stdout.splitlines() if ln.strip().startswith("F1-Score")]
+    assert len(f1_line) == 2
+    tut = f1_line[0].split()[1:]
+    assert tut == [f"{summary['models'][k]['tutorial_metric']['f1']:.4f}" for k in ("rnn", "lstm")]
+    assert not list(out.glob("*.png"))  # --no-figures
+
+
+def test_demo_both_backends_report_drift(tmp_path, capsys):
+    out = tmp_path / "both"
+    code, stdout, err = _run(capsys, "demo", "--epochs", 1, "--backend", "both", "--out", out,
+                             "--no-figures", "--dtype", "float64")
+    assert code == 0, err
+    models = json.loads((out / "summary.json").read_text())["models"]
+    assert set(models) == {"rnn", "lstm", "rnn_torch", "lstm_torch"}
+    _check_m(models["lstm_torch"], "torch")
+    for cell in ("rnn", "lstm"):
+        # float64, identical initial weights and batches: the losses agree to rounding
+        assert models[cell]["final_loss"] == pytest.approx(models[f"{cell}_torch"]["final_loss"],
+                                                           rel=1e-9)
+        assert models[f"{cell}_torch"]["loss_drift"]["max"] < 1e-9
+    assert "numpy vs torch" in stdout
+
+
+def _write_csv(path, n=300, seed=1, nan_at=None, columns=("value",)):
+    rng = np.random.default_rng(seed)
+    cols = []
+    labels = np.zeros(n, dtype=bool)
+    for k in range(len(columns)):
+        clean = synthetic_series(n, period=20, trend=0.0, rng=rng)
+        s, _, lab = inject_anomalies(clean, 2, "spike", margin=n * 2 // 5, magnitude=6, rng=rng)
+        cols.append(s)
+        labels |= lab
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["timestamp", *columns, "label"])
+        for i in range(n):
+            vals = [f"{c[i]:.6f}" for c in cols]
+            if nan_at is not None and i == nan_at:
+                vals[0] = ""
+            w.writerow([f"2024-01-01 00:{i:04d}", *vals, int(labels[i])])
+    return np.stack(cols, axis=1), labels
+
+
+DETECT = ["--window", 20, "--cell", "rnn", "--epochs", 3, "--train-rows", 100, "--seed", 3,
+          "--no-figures"]
+
+
+def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
+    src = tmp_path / "series.csv"
+    _, labels = _write_csv(src)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "detect", src, "--labels", "label", "--out", out, *DETECT)
+    assert code == 0, err
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert list(rows[0]) == ["row", "score", "flag", "error_value"]
+    assert [int(r["row"]) for r in rows] == list(range(300))
+    # the same detector through the library, on the values as the file holds them
+    values = np.array([float(r["value"]) for r in csv.DictReader(open(src))])
+    det = AnomalyDetector(cell="rnn", window_size=20, epochs=3, seed=3).fit(values[:100])
+    d = det.detect(values)
+    np.testing.assert_allclose([float(r["score"]) for r in rows], d.point_scores, rtol=1e-5)
+    np.testing.assert_array_equal([r["flag"] == "1" for r in rows], d.point_flags)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["train_rows"] == 100 and summary["settings"]["columns"] == ["value"]
+    assert summary["point_threshold"] == pytest.approx(det.point_threshold_)
+    m = summary["models"]["rnn"]
+    assert set(m["point_metric"]) >= POINT_KEYS
+    test = slice(100, None)
+    tp = int((d.point_flags[test] & labels[test]).sum())
+    assert m["point_metric"]["recall"] == pytest.approx(tp / labels[test].sum())
+    assert "against --labels label" in stdout
+
+
+def test_detect_multivariate_and_fill(tmp_path, capsys):
+    src = tmp_path / "multi.csv"
+    _write_csv(src, columns=("a", "b"), nan_at=150)
+    out = tmp_path / "o"
+    code, _, err = _run(capsys, "detect", src, "--out", out, *DETECT)
+    assert code == 2 and "row 150 (line 152)" in err and "--fill" in err
+    code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "interpolate", *DETECT)
+    assert code == 0, err
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert list(rows[0]) == ["row", "score", "flag", "error_a", "error_b", "error_label"]
+    code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "drop", "--column", "a,b",
+                        *DETECT)
+    assert code == 0, err
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert list(rows[0]) == ["row", "score", "flag", "error_a", "error_b"]
+    assert len(rows) == 299 and "150" not in [r["row"] for r in rows]
+
+
+def test_detect_writes_figures_and_report(tmp_path, capsys):
+    pytest.importorskip("npae.report")
+    src = tmp_path / "s.csv"
+    _write_csv(src, n=200)
+    out = tmp_path / "fig"
+    argv = [a for a in DETECT if a != "--no-figures"]
+    code, _, err = _run(capsys, "detect", src, "--out", out, "--format", "svg", *argv)
+    assert code == 0, err
+    assert (out / "report.html").exists() and list(out.glob("*.svg"))
+
+
+def _bad_files(tmp_path):
+    f = {}
+    f["empty"] = tmp_path / "empty.csv"
+    f["empty"].write_text("")
+    f["text"] = tmp_path / "text.csv"
+    f["text"].write_text("name,city\nx,y\nz,w\n")
+    f["short"] = tmp_path / "short.csv"
+    f["short"].write_text("t,v\n" + "".join(f"{i},{i % 5}\n" for i in range(10)))
+    f["nohead"] = tmp_path / "nohead.csv"
+    f["nohead"].write_text("".join(f"{i},{i % 5}\n" for i in range(100)))
+    f["ragged"] = tmp_path / "ragged.csv"
+    f["ragged"].write_text("t,v\n1,2\n2,3,4\n")
+    f["typo"] = tmp_path / "typo.csv"
+    f["typo"].write_text("t,v\n" + "".join(f"{i},{'x1' if i == 7 else i % 5}\n" for i in range(100)))
+    f["good"] = tmp_path / "good.csv"
+    _write_csv(f["good"])
+    return f
+
+
+@pytest.mark.parametrize("case, argv, words", [
+    ("missing", ["detect", "{tmp}/nope.csv"], "no such file"),
+    ("empty", ["detect", "{empty}"], "is empty"),
+    ("no numeric column", ["detect", "{text}"], "no numeric column"),
+    ("no header", ["detect", "{nohead}"], "no header row"),
+    ("ragged row", ["detect", "{ragged}"], "row 1 (line 3) has 3 fields"),
+    ("text in a value column", ["detect", "{typo}"], "'x1' at row 7 (line 9)"),
+    ("shorter than a window", ["detect", "{short}", "--window", "20"], "fewer than one window"),
+    ("window < 2", ["detect", "{good}", "--window", "1"], "--window must be at least 2"),
+    ("training part < window", ["detect", "{good}", "--train-rows", "10", "--window", "20"],
+     "training part has 10 rows"),
+    ("train rows > rows", ["detect", "{good}", "--train-rows", "1000"], "more than the 300 rows"),
+    ("bad fraction", ["detect", "{good}", "--train-fraction", "1.5"], "--train-fraction"),
+    ("both train options", ["detect", "{good}", "--train-rows", "50", "--train-fraction", "0.5"],
+     "not allowed with"),
+    ("unknown option", ["detect", "{good}", "--bogus"], "unrecognized arguments: --bogus"),
+    ("unknown column", ["detect", "{good}", "--column", "zzz"], "no column 'zzz'"),
+    ("unknown labels", ["detect", "{good}", "--labels", "zzz"], "no column 'zzz' for --labels"),
+    ("labels not 0/1", ["detect", "{good}", "--labels", "value"], "must hold 0 or 1"),
+    ("bad threshold", ["detect", "{good}", "--threshold", "best"], "unknown threshold"),
+    ("bad cell", ["detect", "{good}", "--cell", "gru"], "invalid choice"),
+    ("a folder", ["detect", "{tmp}"], "is a folder"),
+    ("demo epochs", ["demo", "--epochs", "0"], "--epochs must be at least 1"),
+    ("demo backend", ["demo", "--backend", "jax"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case, argv, words):
+    files = _bad_files(tmp_path)
+    names = {k: str(v) for k, v in files.items()}
+    argv = [a.format(tmp=tmp_path, **names) for a in argv] + ["--out", str(tmp_path / "out")]
+    code, out, err = _run(capsys, *argv)
+    assert code == 2, case
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("npae: error: "), err
+    assert words in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "scores.csv").exists()
+
+
+def test_detect_never_overwrites_its_input(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    src = folder / "scores.csv"
+    _write_csv(src)
+    before = src.read_bytes()
+    code, _, err = _run(capsys, "detect", src, "--out", folder, *DETECT)
+    assert code == 2 and "overwrite the input" in err
+    code, _, err = _run(capsys, "detect", src, "--out", src, *DETECT)
+    assert code == 2 and "existing file" in err
+    assert src.read_bytes() == before

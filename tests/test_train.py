@@ -1,0 +1,175 @@
+"""npae.train.fit: one loop for an npae model and its torch twin.
+
+Oracles: the torch twin trained by the same loop (torch autograd + torch.optim, float64), a
+hand-written tutorial-style torch loop (batch order and epoch averaging), and the model's own
+reconstruction for the validation loss.  Runtime: about 5 s.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import npae
+import reference
+from npae.errors import DataError, NonFiniteError, ShapeError
+from npae.train import History, fit
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    """torch's intra-op threads spin against each other on a busy 2-core machine (a 0.2 s fit
+    took 35 s with 2 threads under load); these tiny models gain nothing from a second thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _windows(n=40, T=12, D=2, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + T)
+    base = np.stack([np.sin(t / 3.0 + k) for k in range(D)], axis=1) + 0.1 * rng.normal(size=(n + T, D))
+    return np.stack([base[i:i + T] for i in range(n)])  # (n, T, D)
+
+
+def _state_close(npae_model, torch_model, tol):
+    sd = torch_model.state_dict()
+    for name, v in npae_model.state_dict().items():
+        ref = sd[name].detach().numpy()
+        err = np.max(np.abs(v - ref)) / max(np.max(np.abs(ref)), 1e-30)
+        assert err <= tol, f"{name}: relative difference {err:.2e}"
+
+
+@pytest.mark.parametrize("cls", [npae.RNNAutoencoder, npae.LSTMAutoencoder])
+@pytest.mark.parametrize("opts", [dict(), dict(clip=0.05, val_fraction=0.25, optimizer="sgd")])
+def test_numpy_and_torch_train_in_lockstep(cls, opts):
+    x = _windows()
+    model = cls(2, 8, 4, dtype=np.float64, seed=1)
+    twin = reference.to_torch(model)  # identical initial weights
+    h_np = fit(model, x, epochs=3, batch_size=8, lr=1e-2, seed=5, **opts)
+    h_t = fit(twin, x, epochs=3, batch_size=8, lr=1e-2, seed=5, **opts)
+    assert len(h_np.train_loss) == len(h_t.train_loss) == 3
+    np.testing.assert_allclose(h_np.train_loss, h_t.train_loss, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(h_np.val_loss, h_t.val_loss, rtol=1e-9, atol=0)
+    assert len(h_np.val_loss) == (3 if opts.get("val_fraction") else 0)
+    assert h_np.train_loss[-1] < h_np.train_loss[0]  # it does learn
+    _state_close(model, twin, 1e-9)
+
+
+def test_torch_side_equals_a_tutorial_style_loop():
+    """Batch order (one Generator, a permutation per epoch) and the epoch loss (mean of batch
+    losses) as the tutorial's loop computes them, written out by hand."""
+    x = _windows(n=37)
+    start = reference.LSTMAutoencoder(2, 6, 3, dtype=torch.float64, seed=3)
+    a = reference.LSTMAutoencoder(2, 6, 3, dtype=torch.float64)
+    a.load_state_dict(start.state_dict())
+    hist = fit(a, x, epochs=2, batch_size=10, lr=5e-3, seed=11)
+
+    b = reference.LSTMAutoencoder(2, 6, 3, dtype=torch.float64)
+    b.load_state_dict(start.state_dict())
+    opt = torch.optim.Adam(b.parameters(), lr=5e-3)
+    rng = np.random.default_rng(11)
+    xt = torch.from_numpy(x)
+    expected = []
+    for _ in range(2):
+        order = rng.permutation(len(x))
+        losses = []
+        for s in range(0, len(x), 10):
+            xb = xt[torch.from_numpy(order[s:s + 10])]
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(b(xb), xb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        expected.append(sum(losses) / len(losses))
+    np.testing.assert_allclose(hist.train_loss, expected, rtol=1e-12)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, rtol=1e-12, atol=0, msg=k)
+
+
+def test_validation_loss_is_the_loss_of_the_last_windows():
+    x = _windows(n=40)
+    model = npae.RNNAutoencoder(2, 8, 4, dtype=np.float64, seed=0)
+    hist = fit(model, x, epochs=2, batch_size=8, lr=1e-2, val_fraction=0.25, seed=0)
+    held = x[30:]
+    assert hist.val_loss[-1] == pytest.approx(np.mean((model.reconstruct(held) - held) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_diverging_loss_raises_with_advice(backend):
+    x = _windows(n=16, D=1)
+    model = npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=1)
+    if backend == "torch":
+        model = reference.to_torch(model)
+    with pytest.raises(NonFiniteError) as e:
+        fit(model, x, epochs=40, batch_size=8, lr=1e6, optimizer="sgd", seed=0)
+    msg = str(e.value)
+    assert "learning rate" in msg and "clip" in msg and backend in msg
+    assert "epoch 12," in msg  # the same step on both backends: they train in lockstep
+
+
+def test_nan_from_the_data_scale_is_reported_too():
+    x = _windows(n=8, D=1) * 1e160  # squares overflow to inf
+    with pytest.raises(NonFiniteError, match="lower the learning rate"):
+        fit(npae.RNNAutoencoder(1, 4, 2, dtype=np.float64, seed=0), x, epochs=1, batch_size=4)
+
+
+def test_patience_stops_and_restores_the_best_weights():
+    x = _windows(n=40, D=1)
+    model = npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0)
+    states = []
+    hist = fit(model, x, epochs=30, batch_size=8, lr=0.5, optimizer="sgd", val_fraction=0.25,
+               patience=2, seed=0, callback=lambda epoch, h: states.append(model.state_dict()))
+    assert hist.stopped_early and hist.epochs < 30
+    best = int(np.argmin(hist.val_loss))
+    assert hist.best_epoch == best and best < hist.epochs - 1
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, states[best][k])
+
+
+def test_callback_can_stop_and_history_is_json():
+    x = _windows(n=16, D=1)
+    calls = []
+    hist = fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=10, batch_size=8, seed=0,
+               callback=lambda epoch, h: calls.append(epoch) or epoch == 2)
+    assert calls == [0, 1, 2] and hist.epochs == 3
+    d = json.loads(json.dumps(hist.to_dict()))
+    assert set(d) >= {"train_loss", "val_loss", "seconds"}
+    assert d["train_loss"] == hist.train_loss and d["val_loss"] == [] and len(d["seconds"]) == 3
+    assert History.from_dict(d).to_dict() == d
+
+
+def test_progress_bar_only_when_asked(capsys):
+    x = _windows(n=16, D=1)
+    fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=2, batch_size=8, seed=0)
+    assert capsys.readouterr().err == ""
+    fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=2, batch_size=8, seed=0, progress=True,
+        desc="rnn")
+    err = capsys.readouterr().err
+    assert "rnn" in err and "2/2" in err and "loss=" in err
+
+
+def test_same_seed_same_training_different_seed_different_order():
+    x = _windows(n=24, D=1)
+    runs = [fit(npae.RNNAutoencoder(1, 4, 2, dtype=np.float64, seed=0), x, epochs=2,
+                batch_size=5, seed=s).train_loss for s in (7, 7, 8)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_bad_arguments():
+    x = _windows(n=8, D=1)
+    m = npae.RNNAutoencoder(1, 4, 2, seed=0)
+    with pytest.raises(ShapeError, match=r"\[\.\.\., None\]"):
+        fit(m, x[..., 0])
+    for kw in (dict(epochs=0), dict(batch_size=0), dict(lr=-1.0), dict(optimizer="rmsprop"),
+               dict(clip=0), dict(val_fraction=1.0), dict(val_fraction=0.01), dict(patience=0)):
+        with pytest.raises(DataError):
+            fit(m, x, **kw)
+    bad = x.copy()
+    bad[1, 2, 0] = np.nan
+    with pytest.raises(NonFiniteError, match=r"\(1, 2, 0\)"):
+        fit(m, bad)
+    with pytest.raises(TypeError, match="npae autoencoder"):
+        fit(object(), x)
