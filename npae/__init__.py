@@ -1,7 +1,15 @@
-"""npae: RNN and LSTM sequence autoencoders in NumPy, with hand-written BPTT and Adam."""
+"""npae: RNN and LSTM sequence autoencoders in NumPy, with hand-written BPTT and Adam.
 
-from . import errors
+Importing ``npae`` needs NumPy only: ``npae.plots`` and ``npae.report`` import matplotlib when a
+figure is drawn, and ``reference`` (a separate package) holds everything that needs torch.
+
+Note: the attribute ``npae.gradcheck`` is the function, which shadows its module of the same name;
+``from npae.gradcheck import gradcheck_module`` still reaches the module.
+"""
+
+from . import data, errors, metrics, plots, report, scoring
 from .autoencoder import LSTMAutoencoder, RNNAutoencoder
+from .detector import AnomalyDetector, Detection
 from .errors import NpaeError
 from .gradcheck import gradcheck, gradcheck_module
 from .linear import Linear
@@ -9,7 +17,10 @@ from .losses import MSELoss
 from .lstm import LSTM
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer, clip_grad_norm_
+from .recurrent import get_num_threads, set_num_threads
 from .rnn import RNN
+from .trace import Trace
+from .train import History, fit
 
 __version__ = "0.1.0"
 
@@ -17,4 +28,7 @@ __all__ = [
     "RNN", "LSTM", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
     "Adam", "SGD", "Optimizer", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
+    "AnomalyDetector", "Detection", "fit", "History", "Trace",
+    "set_num_threads", "get_num_threads",
+    "data", "scoring", "metrics", "plots", "report",
 ]
