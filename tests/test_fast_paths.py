@@ -18,14 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reference
-from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder
-from npae.linear import Linear
-from npae.lstm import (LSTM, lstm_backward, lstm_backward_fm, lstm_backward_loop, lstm_forward,
+from npae.autoencoder import LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder
+from npae.lstm import (lstm_backward, lstm_backward_fm, lstm_backward_loop, lstm_forward,
                        lstm_forward_fm, lstm_forward_loop, lstm_recurrence, lstm_recurrence_backward)
-from npae.module import Module
 from npae.recurrent import (feature_major, input_projection, input_projection_backward,
                             set_num_threads, sum_over_steps)
-from npae.rnn import RNN, rnn_recurrence, rnn_recurrence_backward
+from npae.rnn import rnn_recurrence, rnn_recurrence_backward
 
 TOL = 1e-10  # float64, relative to the oracle's largest entry (helpers.assert_close)
 SEED = st.integers(0, 2**32 - 1)
@@ -272,36 +270,6 @@ def test_feature_major_is_free_for_our_views_and_keeps_broadcasts():
 # the autoencoders: tuned vs per-step layers vs torch; threads; inference; reused buffers
 # ---------------------------------------------------------------------------------------------
 
-class PerStep(Module):
-    """The oracle: the same autoencoder from ``impl="loop"`` layers (one cell call per step)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.cell = model.cell
-        Layer = LSTM if self.cell == "lstm" else RNN
-        D, H, L, dt = model.input_size, model.hidden_size, model.latent_size, model.dtype
-        setattr(self, f"encoder_{self.cell}", Layer(D, H, batch_first=True, dtype=dt, impl="loop"))
-        self.encoder_fc, self.decoder_fc = Linear(H, L, dtype=dt), Linear(L, H, dtype=dt)
-        setattr(self, f"decoder_{self.cell}", Layer(H, H, batch_first=True, dtype=dt, impl="loop"))
-        self.output_fc = Linear(H, D, dtype=dt)
-        self.load_state_dict(model.state_dict())
-
-    def forward(self, x):
-        enc, dec = getattr(self, f"encoder_{self.cell}"), getattr(self, f"decoder_{self.cell}")
-        _, s = enc(x)
-        u = self.decoder_fc(self.encoder_fc((s[0] if self.cell == "lstm" else s)[0]))
-        hx = (u[None], np.zeros_like(u)[None]) if self.cell == "lstm" else u[None]
-        out, _ = dec(np.repeat(u[:, None], x.shape[1], axis=1), hx)
-        return self.output_fc(out)
-
-    def backward(self, dy):
-        enc, dec = getattr(self, f"encoder_{self.cell}"), getattr(self, f"decoder_{self.cell}")
-        d_in, d_s = dec.backward(self.output_fc.backward(dy))
-        du = d_in.sum(axis=1) + (d_s[0] if self.cell == "lstm" else d_s)[0]
-        dh_T = self.encoder_fc.backward(self.decoder_fc.backward(du))
-        return enc.backward(None, (dh_T[None], None) if self.cell == "lstm" else dh_T[None])[0]
-
-
 def _run(model, x, dy):
     model.zero_grad()
     y = model(x)
@@ -329,7 +297,7 @@ def test_autoencoder_equals_per_step_layers_and_torch(cell, B, T, D, H, L, split
     set_num_threads(2 if split else 1, min_batch=2)  # the batch split into two threads
     tuned = _run(model, x, dy)
     set_num_threads(1)
-    _compare(tuned, _run(PerStep(model), x, dy), "per-step")
+    _compare(tuned, _run(PerStepAutoencoder(model), x, dy), "per-step")
     twin = reference.to_torch(model)
     xt = torch.tensor(x, requires_grad=True)
     (twin(xt) * torch.tensor(dy)).sum().backward()
