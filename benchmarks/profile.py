@@ -35,8 +35,6 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder  # noqa: E402
-from npae.losses import mse_loss, mse_loss_backward  # noqa: E402
-from npae.optim import Adam  # noqa: E402
 
 
 def _best(fn, number):
@@ -113,14 +111,9 @@ def profile_step(cell="lstm", B=32, T=50, H=32, L=16, dtype=np.float32, quick=Fa
     Model = LSTMAutoencoder if cell == "lstm" else RNNAutoencoder
     model = Model(1, H, L, dtype=dtype, seed=0)
     x = np.random.default_rng(0).standard_normal((B, T, 1)).astype(dtype)
-    opt = Adam(list(model.parameters()), lr=1e-3)
+    from .speed import training_step
 
-    def step():
-        opt.zero_grad()
-        y = model(x)
-        _, c = mse_loss(y, x)
-        model.backward(mse_loss_backward(c))
-        opt.step()
+    step = training_step(model, x)
 
     n = 20 if quick else 60
     for _ in range(5):

@@ -44,13 +44,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import npae  # noqa: E402
-from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder  # noqa: E402
-from npae.linear import Linear  # noqa: E402
+from npae.autoencoder import LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder  # noqa: E402
 from npae.losses import mse_loss, mse_loss_backward  # noqa: E402
-from npae.lstm import LSTM  # noqa: E402
-from npae.module import Module  # noqa: E402
 from npae.optim import Adam  # noqa: E402
-from npae.rnn import RNN  # noqa: E402
 
 CONFIGS = {"seed": (32, 50, 32, 16), "mid": (128, 100, 64, 32), "large": (256, 200, 128, 64)}
 MODELS = {"lstm": LSTMAutoencoder, "rnn": RNNAutoencoder}
@@ -177,48 +173,6 @@ def cache_floats(cell, B, T, H, D=1) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# The per-step implementation: the plain loops, composed into the same autoencoder
-# ---------------------------------------------------------------------------------------------
-
-class PerStepAutoencoder(Module):
-    """The autoencoder built from ``impl="loop"`` layers (one cell call per time step), with the
-    weights of ``model``: what a direct transcription of the tutorial costs in NumPy."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.cell = model.cell
-        Layer = LSTM if self.cell == "lstm" else RNN
-        D, H, L, dt = model.input_size, model.hidden_size, model.latent_size, model.dtype
-        setattr(self, f"encoder_{self.cell}", Layer(D, H, batch_first=True, dtype=dt, impl="loop"))
-        self.encoder_fc = Linear(H, L, dtype=dt)
-        self.decoder_fc = Linear(L, H, dtype=dt)
-        setattr(self, f"decoder_{self.cell}", Layer(H, H, batch_first=True, dtype=dt, impl="loop"))
-        self.output_fc = Linear(H, D, dtype=dt)
-        self.load_state_dict(model.state_dict())
-
-    def forward(self, x):
-        enc, dec = getattr(self, f"encoder_{self.cell}"), getattr(self, f"decoder_{self.cell}")
-        _, state = enc(x)
-        h_T = state[0][0] if self.cell == "lstm" else state[0]
-        u = self.decoder_fc(self.encoder_fc(h_T))
-        u_steps = np.repeat(u[:, None, :], x.shape[1], axis=1)  # the input of every step, as torch
-        hx = (u[None], np.zeros_like(u)[None]) if self.cell == "lstm" else u[None]
-        out, _ = dec(u_steps, hx)
-        return self.output_fc(out)
-
-    def backward(self, grad_output):
-        enc, dec = getattr(self, f"encoder_{self.cell}"), getattr(self, f"decoder_{self.cell}")
-        d_out = self.output_fc.backward(grad_output)
-        d_steps, d_state = dec.backward(d_out)
-        dh0 = d_state[0] if self.cell == "lstm" else d_state
-        du = d_steps.sum(axis=1) + dh0[0]
-        dh_T = self.encoder_fc.backward(self.decoder_fc.backward(du))
-        grad = (dh_T[None], None) if self.cell == "lstm" else dh_T[None]
-        dx, _ = enc.backward(None, grad)
-        return dx
-
-
-# ---------------------------------------------------------------------------------------------
 # Runners: each op is a callable returning the seconds of the part it measures
 # ---------------------------------------------------------------------------------------------
 
@@ -241,11 +195,26 @@ def set_blas_threads(n=None):
         _BLAS["now"] = n
 
 
+def training_step(model, x, lr=1e-3):
+    """One training step of an npae autoencoder on ``x``, as a callable: forward, the MSE, its
+    backward, and Adam (the optimiser made here, once)."""
+    opt = Adam(list(model.parameters()), lr=lr)
+
+    def step():
+        opt.zero_grad()
+        y = model(x)
+        _, cache = mse_loss(y, x)
+        model.backward(mse_loss_backward(cache))
+        opt.step()
+
+    return step
+
+
 def npae_ops(model, x, threads=1, blas_threads=None):
     """forward / backward / step / score callables for an npae model (vectorised or per-step);
     ``threads``: :func:`npae.recurrent.set_num_threads` (batches of ≥ 128 split), ``blas_threads``:
     NumPy's BLAS threads (``None``: the default)."""
-    opt = Adam(list(model.parameters()), lr=1e-3)
+    train_step = training_step(model, x)
     g = np.random.default_rng(1).standard_normal(x.shape).astype(x.dtype) * 1e-3
     pc = time.perf_counter
 
@@ -266,11 +235,7 @@ def npae_ops(model, x, threads=1, blas_threads=None):
 
     def step():
         t0 = pc()
-        opt.zero_grad()
-        y = model(x)
-        _, cache = mse_loss(y, x)
-        model.backward(mse_loss_backward(cache))
-        opt.step()
+        train_step()
         return pc() - t0
 
     def score():
@@ -495,15 +460,7 @@ def bench_memory(cell="lstm", config="large", log=print):
     B, T, H, L = CONFIGS[config]
     model = MODELS[cell](1, H, L, dtype=np.float32, seed=0)
     x = np.random.default_rng(0).standard_normal((B, T, 1)).astype(np.float32)
-    opt = Adam(list(model.parameters()), lr=1e-3)
-
-    def step():
-        opt.zero_grad()
-        y = model(x)
-        _, c = mse_loss(y, x)
-        model.backward(mse_loss_backward(c))
-        opt.step()
-
+    step = training_step(model, x)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     step()

@@ -291,3 +291,56 @@ class LSTMAutoencoder(RecurrentAutoencoder):
     def _recurrence_backward(self, dy, dh_n, state, params, need_dx=True, work=None):
         dx, dh0, _dc0, grads = lstm_backward_fm(dy, dh_n, None, state["fm"], params, need_dx, work)
         return dx, dh0, grads
+
+
+class PerStepAutoencoder(Module):
+    """The same autoencoder composed from plain layers, ``impl="loop"`` (one cell call per time
+    step): (A1)–(A5) and their backward written as a student would first write them, with the
+    weights of ``model`` (an :class:`RNNAutoencoder` or :class:`LSTMAutoencoder`).
+
+    It is slower (no fused decoder projection, no reused buffers) and exists to be read and to be
+    compared against: the tests use it as the oracle of the tuned autoencoders, and
+    ``python -m benchmarks`` times it as "npae per-step".  Same parameter names, so
+    ``state_dict`` moves between the two.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        if not isinstance(model, RecurrentAutoencoder):
+            raise TypeError(f"PerStepAutoencoder copies an RNNAutoencoder or LSTMAutoencoder, "
+                            f"got {type(model).__name__}")
+        self.cell = model.cell
+        Layer = LSTM if self.cell == "lstm" else RNN
+        D, H, L, dt = model.input_size, model.hidden_size, model.latent_size, model.dtype
+        # registration order = the tutorial's, as in RecurrentAutoencoder
+        setattr(self, f"encoder_{self.cell}", Layer(D, H, batch_first=True, dtype=dt, impl="loop"))
+        self.encoder_fc = Linear(H, L, dtype=dt)
+        self.decoder_fc = Linear(L, H, dtype=dt)
+        setattr(self, f"decoder_{self.cell}", Layer(H, H, batch_first=True, dtype=dt, impl="loop"))
+        self.output_fc = Linear(H, D, dtype=dt)
+        self.load_state_dict(model.state_dict())
+
+    def _layers(self):
+        return getattr(self, f"encoder_{self.cell}"), getattr(self, f"decoder_{self.cell}")
+
+    def forward(self, x):
+        """``x (B, T, D)`` → the reconstruction ``(B, T, D)``."""
+        enc, dec = self._layers()
+        _, state = enc(x)  # (A1)
+        h_T = state[0][0] if self.cell == "lstm" else state[0]
+        u = self.decoder_fc(self.encoder_fc(h_T))  # (A2), (A3)
+        u_steps = np.repeat(u[:, None, :], x.shape[1], axis=1)  # (A4) u as the input of every step
+        hx = (u[None], np.zeros_like(u)[None]) if self.cell == "lstm" else u[None]  # (A4) h_0 = u
+        out, _ = dec(u_steps, hx)
+        return self.output_fc(out)  # (A5)
+
+    def backward(self, grad_output):
+        """``grad_output (B, T, D)`` → the gradient of ``x``; accumulates every ``.grad``."""
+        enc, dec = self._layers()
+        d_steps, d_state = dec.backward(self.output_fc.backward(grad_output))  # (A5'), (A4)
+        dh0 = d_state[0] if self.cell == "lstm" else d_state
+        du = d_steps.sum(axis=1) + dh0[0]  # (A4') u fed every step and h_0
+        dh_T = self.encoder_fc.backward(self.decoder_fc.backward(du))  # (A3'), (A2')
+        grad = (dh_T[None], None) if self.cell == "lstm" else dh_T[None]
+        dx, _ = enc.backward(None, grad)  # (A1') only the last state has an upstream gradient
+        return dx
