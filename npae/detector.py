@@ -56,7 +56,6 @@ Scoring runs the model on ``score_batch_size`` windows at a time and folds each 
 from __future__ import annotations
 
 import json
-import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -625,7 +624,7 @@ class AnomalyDetector:
             det.train_point_scores_ = np.asarray(arrays["train_point_scores"], dtype=np.float64)
             state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
             if sorted(state) != sorted(config["model_keys"]):
-                raise DataError(f"the weights stored do not match the config's list")
+                raise DataError("the weights stored do not match the config's list")
             model = det._build_model(det.n_features_in_)
             if is_torch_model(model):
                 import torch

@@ -1,4 +1,4 @@
-"""Shared test set-up: hypothesis profiles and a headless matplotlib.
+"""Shared test set-up: hypothesis profiles, a headless matplotlib, torch on one thread.
 
 Profiles: ``ci`` (default, used by ``.ci/run``) draws fewer examples so the whole suite stays
 within minutes on 2 cores; ``dev`` draws many more.  Choose with
@@ -8,6 +8,7 @@ within minutes on 2 cores; ``dev`` draws many more.  Choose with
 import os
 
 import matplotlib
+import pytest
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
@@ -26,6 +27,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_one_thread():
+    """torch's intra-op threads spin against each other on a busy 2-core machine (a 0.2 s fit
+    took 35 s with 2 threads under load); the tests' small models gain nothing from a second
+    thread.  The results do not depend on it: the parity tests compare in float64."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -10,24 +10,13 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from npae.data import inject_anomalies, sliding_windows, synthetic_series
 from npae.detector import AnomalyDetector, parse_threshold, score_series, threshold_spec
 from npae.errors import DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError
-from npae.scoring import Threshold, point_scores, window_errors
+from npae.scoring import point_scores, window_errors
 
 T = 16
-
-
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """torch's intra-op threads spin against each other on a busy 2-core machine (a 0.2 s fit
-    took 35 s with 2 threads under load); these tiny models gain nothing from a second thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

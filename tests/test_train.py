@@ -17,16 +17,6 @@ from npae.errors import DataError, NonFiniteError, ShapeError
 from npae.train import History, fit
 
 
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """torch's intra-op threads spin against each other on a busy 2-core machine (a 0.2 s fit
-    took 35 s with 2 threads under load); these tiny models gain nothing from a second thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _windows(n=40, T=12, D=2, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n + T)

@@ -109,6 +109,14 @@ def write_figures(out_dir, run, args) -> list:
     return list(written.values()) if isinstance(written, dict) else []
 
 
+def add_output_options(parser, *, no_figures_help, quiet_help) -> None:
+    """The options both ``demo`` and ``detect`` take for what they write and show."""
+    parser.add_argument("--no-figures", action="store_true", help=no_figures_help)
+    parser.add_argument("--format", choices=("png", "svg"), default="png",
+                        help="figure format (default: png)")
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
+
+
 def fmt(v, spec=".4f") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"

@@ -23,8 +23,8 @@ from ..data import inject_anomalies, synthetic_series
 from ..detector import AnomalyDetector
 from ..metrics import evaluate, tutorial_metric
 from ..scoring import Threshold
-from ._common import (dump_json, fmt, model_entry, model_metrics, output_dir, show_progress,
-                      write_figures, write_file)
+from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
+                      show_progress, write_figures, write_file)
 
 HELP = "run the seed tutorial's experiment (RNN vs LSTM autoencoder) on built-in data"
 DESCRIPTION = ("The seed tutorial's experiment on its built-in data: RNN and LSTM autoencoders "
@@ -46,10 +46,7 @@ def add_arguments(parser):
                         "initial weights, printing how far their losses drift (default: numpy)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="floating-point precision of the models (default: float32)")
-    parser.add_argument("--no-figures", action="store_true", help="write summary.json only")
-    parser.add_argument("--format", choices=("png", "svg"), default="png",
-                        help="figure format (default: png)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_options(parser, no_figures_help="write summary.json only", quiet_help="no progress bars")
 
 
 def _check(args):

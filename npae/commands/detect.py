@@ -25,8 +25,8 @@ import numpy as np
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
 from ..errors import DataError
 from ..metrics import evaluate, tutorial_metric
-from ._common import (dump_json, fmt, model_entry, model_metrics, output_dir, show_progress,
-                      write_figures, write_file)
+from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
+                      show_progress, write_figures, write_file)
 
 HELP = "train on the start of a CSV series and flag anomalous rows"
 DESCRIPTION = ("Train an RNN/LSTM autoencoder on the first rows of a CSV series (with a header; "
@@ -83,10 +83,7 @@ def add_arguments(parser):
                         "(default: 0)")
     parser.add_argument("--out", default="npae-detect", metavar="DIR",
                         help="output folder (default: npae-detect)")
-    parser.add_argument("--no-figures", action="store_true", help="no figures or report.html")
-    parser.add_argument("--format", choices=("png", "svg"), default="png",
-                        help="figure format (default: png)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_options(parser, no_figures_help="no figures or report.html", quiet_help="no progress bar")
 
 
 # ---------------------------------------------------------------------------------------------
