@@ -28,9 +28,10 @@ with the initial state at index 0, and ``tanh(c_t)``: every derivative is taken 
 import numpy as np
 
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .recurrent import (RecurrentLayer, batch_major, buffer, feature_major,
-                        input_projection_backward, input_projection_fm, is_broadcast,
-                        one_step_buffer, sum_over_steps)
+from .recurrent import (UNDERFLOW_CHECK_EVERY, RecurrentLayer, batch_major, buffer,
+                        carry_underflowed, feature_major, input_projection_backward,
+                        input_projection_fm, is_broadcast, one_step_buffer, sum_over_steps,
+                        underflow_threshold)
 
 
 def _split(A, H):
@@ -210,6 +211,10 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     factor that does not depend on them: ``da_i = dc ⊙ [g ⊙ i(1-i)]``, ``da_f = dc ⊙ [c_{t-1} ⊙
     f(1-f)]``, ``da_g = dc ⊙ [i ⊙ (1-g²)]``, ``da_o = dh ⊙ [tanh(c_t) ⊙ o(1-o)]``.  The factors in
     brackets are computed for all steps before the loop, into ``dAT`` itself.
+
+    Without ``dyT`` the carry only shrinks; once all of dh and dc is below tiny/eps the loop stops
+    and the earlier steps get exactly zero (checked every ``UNDERFLOW_CHECK_EVERY`` steps; why:
+    npae/recurrent.py, "underflow").
     """
     T, H, B = tcT.shape
     K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
@@ -221,7 +226,14 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     dA_o, f = dAT[:, 3 * H:], gT[:, H:2 * H]
     tmp = np.empty_like(dhT)
     W_hhT = weight_hh.T
+    flush = underflow_threshold(dhT.dtype) if dyT is None else None  # see npae/recurrent.py
     for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
+        if (flush is not None and (T - 1 - t) % UNDERFLOW_CHECK_EVERY == 0
+                and carry_underflowed(flush, dhT, dcT)):
+            dhT[...] = 0
+            dcT[...] = 0
+            dAT[:t + 1] = 0  # nothing reaches steps t … 0 any more
+            return
         if dyT is not None:
             np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss
         np.multiply(dhT, K[t], out=tmp)

@@ -21,7 +21,8 @@ add up at step T.  The cache stores ``h`` as one array ``(T+1, B, H)`` with ``h[
 import numpy as np
 
 from .functional import ACTIVATIONS
-from .recurrent import RecurrentLayer, input_projection, input_projection_backward
+from .recurrent import (UNDERFLOW_CHECK_EVERY, RecurrentLayer, carry_underflowed, input_projection,
+                        input_projection_backward, underflow_threshold)
 
 # ---------------------------------------------------------------------------- one step
 
@@ -127,14 +128,21 @@ def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
     dh_0 on return; ``dA (T, B, H)`` receives the pre-activation gradients.
 
     φ'(a_t) depends only on the forward's outputs, so it is computed for all steps before the loop,
-    into ``dA`` itself; a step is then three calls, with no allocation.
+    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` the loop
+    stops once dh has underflowed, as :func:`npae.lstm.lstm_scan_backward` does.
     """
     _, act_grad = ACTIVATIONS[nonlinearity]
     T, B, H = dA.shape
     n = max(1, (1 << 18) // (B * H))  # steps per block: bounded temporaries
     for s in range(0, T, n):
         dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
+    flush = underflow_threshold(dh.dtype) if dy is None else None  # see npae/recurrent.py
     for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
+        if (flush is not None and (T - 1 - t) % UNDERFLOW_CHECK_EVERY == 0
+                and carry_underflowed(flush, dh)):
+            dh[...] = 0
+            dA[:t + 1] = 0  # nothing reaches steps t … 0 any more
+            return
         if dy is not None:
             np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
         np.multiply(dA[t], dh, out=dA[t])  # (R2') da_t = dh_t ⊙ φ'(a_t)

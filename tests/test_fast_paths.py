@@ -211,6 +211,45 @@ def test_saturated_gates_no_warning_and_equal_torch(dtype):
     np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-12 if dtype == np.float64 else 1e-5)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_vanishing_carry_stops_instead_of_going_subnormal(cell):
+    """float32, a gradient entering only at the last step (the encoder's case), shrinking through
+    T steps: the tuned backward stops once it is below tiny/eps (npae/recurrent.py) instead of
+    computing subnormals (slow on x86) — and still equals the plain float64 loop, which never
+    stops, to float32 precision in every gradient."""
+    from npae import LSTM, RNN
+
+    Layer = LSTM if cell == "lstm" else RNN
+    T, B, D, H = 120, 4, 3, 8
+    rng = np.random.default_rng(0)
+    oracle = Layer(D, H, dtype=np.float64, seed=0, impl="loop")
+    for p in oracle.parameters():
+        p.data *= 0.5  # the carried gradient shrinks by ~10× per step
+    tuned = Layer(D, H, dtype=np.float32)
+    tuned.load_state_dict(oracle.state_dict())
+    x = rng.standard_normal((T, B, D))
+    dh_n = rng.standard_normal((1, B, H)) * 1e-20
+    grads = []
+    for layer, dtype in ((oracle, np.float64), (tuned, np.float32)):
+        layer.zero_grad()
+        layer(x.astype(dtype))
+        state = (dh_n.astype(dtype), None) if cell == "lstm" else dh_n.astype(dtype)
+        dx, d0 = layer.backward(None, state)
+        d0 = d0[0] if cell == "lstm" else d0
+        grads.append({"dx": dx, "dh0": d0, **{n: p.grad for n, p in layer.named_parameters()}})
+    g64, g32 = grads
+    tiny = np.finfo(np.float32).tiny
+    assert np.abs(g64["dx"][0]).max() < tiny  # the float64 loop went through the subnormal range
+    assert not (g32["dx"][:T // 2] != 0).any()  # the tuned float32 backward stopped before it
+    for name, a in g32.items():
+        assert a.dtype == np.float32
+        assert not ((a != 0) & (np.abs(a) < tiny)).any(), f"{name} holds subnormal values"
+        if np.abs(g64[name]).max() >= 1e-30:
+            assert_close(a, g64[name], 1e-5, name)
+        else:  # all of it below the threshold: exactly zero
+            assert not a.any(), name
+
+
 # ---------------------------------------------------------------------------------------------
 # RNN
 # ---------------------------------------------------------------------------------------------
