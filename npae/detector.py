@@ -63,7 +63,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import make_scaler, scaler_from_dict, sliding_windows
-from .errors import DataError, NonFiniteError, NotFittedError, ShapeError, StateDictError
+from .errors import (DataError, NonFiniteError, NotFittedError, ShapeError, StateDictError,
+                     import_reference)
 from .scoring import THRESHOLD_METHODS, Threshold
 from .train import History, fit as train_fit, is_torch_model
 
@@ -419,10 +420,8 @@ class AnomalyDetector:
 
         cls = autoencoder.LSTMAutoencoder if self.cell == "lstm" else autoencoder.RNNAutoencoder
         model = cls(n_features, self.hidden_size, self.latent_size, dtype=self.dtype, seed=self.seed)
-        if self.backend == "torch":
-            from reference import to_torch  # lazily: torch only for the torch backend
-
-            model = to_torch(model)
+        if self.backend == "torch":  # lazily: torch only for the torch backend
+            model = import_reference("backend='torch'").to_torch(model)
         return model
 
     def _recon_fn(self):

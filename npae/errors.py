@@ -32,3 +32,20 @@ class DataError(NpaeError, ValueError):
 
 class NotFittedError(NpaeError, RuntimeError):
     """A method that needs a trained detector (or a forward pass) was called too early."""
+
+
+class MissingDependencyError(NpaeError, ImportError):
+    """What was asked needs an optional dependency (PyTorch for ``backend="torch"``) that is not
+    installed."""
+
+
+def import_reference(what):
+    """The ``reference`` package (the PyTorch twins), or a :class:`MissingDependencyError` that says
+    how to install PyTorch.  ``what``: the feature that needs it, for the message."""
+    try:
+        import reference
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"{what} needs PyTorch, which is not installed here ({e}); install the CPU build with "
+            f"'pip install torch==2.13.0', or use the numpy backend") from None
+    return reference

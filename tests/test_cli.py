@@ -7,27 +7,19 @@ I/O), the documented summary.json shape, and the files left on disk.  Runtime: a
 
 import csv
 import json
+import sys
 
 import numpy as np
 import pytest
-import torch
 
 from npae.cli import main
 from npae.data import inject_anomalies, synthetic_series
 from npae.detector import AnomalyDetector
+from npae.errors import MissingDependencyError
 
 M_KEYS = {"backend", "train_seconds", "final_loss", "tutorial_metric", "point_metric"}
 POINT_KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
               "false_alarm_events"}
-
-
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """See tests/test_train.py: torch's second thread only slows tiny models on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _run(capsys, *argv):
@@ -233,3 +225,25 @@ def test_detect_never_overwrites_its_input(tmp_path, capsys):
     code, _, err = _run(capsys, "detect", src, "--out", src, *DETECT)
     assert code == 2 and "existing file" in err
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [["demo", "--backend", "both"], ["demo", "--backend", "torch"],
+                                  ["detect", "{csv}", "--backend", "torch"]])
+def test_torch_backend_without_torch_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv):
+    """Without PyTorch installed (simulated: ``import reference`` fails) the torch backends stop
+    with the install command, before training the numpy models or reading the CSV's rows."""
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text("v\n" + "\n".join(str(v) for v in synthetic_series(200, seed=0)) + "\n")
+    monkeypatch.setitem(sys.modules, "reference", None)
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, *[a.format(csv=csv_path) for a in argv], "--out", out_dir, "--quiet")
+    assert code == 2
+    assert err.count("\n") == 1 and "pip install torch==2.13.0" in err and "Traceback" not in err
+    assert "trained" not in out and not out_dir.exists()
+
+
+def test_detector_torch_backend_without_torch_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "reference", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install torch==2\.13\.0") as info:
+        AnomalyDetector(backend="torch", window_size=5, epochs=1).fit(synthetic_series(60, seed=0))
+    assert isinstance(info.value, ImportError)

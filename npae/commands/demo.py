@@ -56,6 +56,10 @@ def _check(args):
         raise DataError(f"--epochs must be at least 1, got {args.epochs}")
     if args.seed < 0:
         raise DataError(f"--seed must be >= 0, got {args.seed}")
+    if args.backend != "numpy":  # before any training, not after the numpy models
+        from ..errors import import_reference
+
+        import_reference(f"--backend {args.backend}")
 
 
 def run(args) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
-from ..errors import DataError
+from ..errors import DataError, import_reference
 from ..metrics import evaluate, tutorial_metric
 from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
                       show_progress, write_figures, write_file)
@@ -268,6 +268,8 @@ def _check_args(args):
     if not args.lr > 0:
         raise DataError(f"--lr must be positive, got {args.lr}")
     parse_threshold(args.threshold)
+    if args.backend == "torch":  # before reading and training, not after
+        import_reference("--backend torch")
 
 
 def run(args) -> int:
