@@ -212,9 +212,9 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     f(1-f)]``, ``da_g = dc ⊙ [i ⊙ (1-g²)]``, ``da_o = dh ⊙ [tanh(c_t) ⊙ o(1-o)]``.  The factors in
     brackets are computed for all steps before the loop, into ``dAT`` itself.
 
-    Without ``dyT`` the carry only shrinks; once all of dh and dc is below tiny/eps the loop stops
-    and the earlier steps get exactly zero (checked every ``UNDERFLOW_CHECK_EVERY`` steps; why:
-    npae/recurrent.py, "underflow").
+    Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
+    loop stops and the earlier steps get exactly zero (checked every ``UNDERFLOW_CHECK_EVERY``
+    steps; why: npae/recurrent.py, "underflow").
     """
     T, H, B = tcT.shape
     K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
