@@ -35,9 +35,8 @@ from .errors import ShapeError
 from .linear import Linear, linear_backward, linear_forward
 from .lstm import LSTM, lstm_state_views, lstm_backward_fm, lstm_forward_fm
 from .module import Module, as_float_dtype, as_generator
-from .recurrent import (buffer, column_blocks, input_projection, input_projection_backward,
-                        run_blocks)
-from .rnn import RNN, rnn_scan, rnn_scan_backward
+from .recurrent import column_blocks, input_projection, input_projection_backward, run_blocks
+from .rnn import RNN, rnn_recurrence, rnn_recurrence_backward
 from . import trace as _trace
 
 
@@ -254,17 +253,11 @@ class RNNAutoencoder(RecurrentAutoencoder):
 
     def _recurrence(self, x, h0, params, work=None, keep=True):
         xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
-        h = buffer(work, "h", (x.shape[0] + 1,) + h0.shape, h0.dtype)
-        h[0] = h0
-        rnn_scan(xw, h, params["weight_hh"])  # (R1)–(R2)
-        return {"h": h, "x": x}
+        return {"h": rnn_recurrence(xw, h0, params["weight_hh"], work=work), "x": x}  # (R1)–(R2)
 
     def _recurrence_backward(self, dy, dh_n, state, params, need_dx=True, work=None):
-        h = state["h"]
-        dA = buffer(work, "dA", h[1:].shape, h.dtype)
-        dh0 = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()
-        rnn_scan_backward(dy, dh0, h, params["weight_hh"], "tanh", dA)  # (R2'), (R1')
-        dW_hh = dA.reshape(-1, h.shape[-1]).T @ h[:-1].reshape(-1, h.shape[-1])  # (R1')
+        dA, dh0, dW_hh = rnn_recurrence_backward(dy, dh_n, state["h"], params["weight_hh"],
+                                                 work=work)  # (R2'), (R1')
         dx, dW_ih, db = input_projection_backward(dA, state["x"], params["weight_ih"], need_dx)  # (P')
         return dx, dh0, {"weight_ih": dW_ih, "weight_hh": dW_hh, "bias": db}
 

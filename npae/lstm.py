@@ -28,10 +28,9 @@ with the initial state at index 0, and ``tanh(c_t)``: every derivative is taken 
 import numpy as np
 
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .recurrent import (UNDERFLOW_CHECK_EVERY, RecurrentLayer, batch_major, buffer,
-                        carry_underflowed, feature_major, input_projection_backward,
-                        input_projection_fm, is_broadcast, one_step_buffer, sum_over_steps,
-                        underflow_threshold)
+from .recurrent import (RecurrentLayer, batch_major, buffer, feature_major,
+                        input_projection_backward, input_projection_fm, is_broadcast,
+                        one_step_buffer, stop_if_underflowed, sum_over_steps, underflow_threshold)
 
 
 def _split(A, H):
@@ -213,8 +212,8 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     brackets are computed for all steps before the loop, into ``dAT`` itself.
 
     Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
-    loop stops and the earlier steps get exactly zero (checked every ``UNDERFLOW_CHECK_EVERY``
-    steps; why: npae/recurrent.py, "underflow").
+    loop stops and the earlier steps get exactly zero (checked every few steps; why:
+    npae/recurrent.py, "underflow").
     """
     T, H, B = tcT.shape
     K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
@@ -228,12 +227,8 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     W_hhT = weight_hh.T
     flush = underflow_threshold(dhT.dtype) if dyT is None else None  # see npae/recurrent.py
     for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
-        if (flush is not None and (T - 1 - t) % UNDERFLOW_CHECK_EVERY == 0
-                and carry_underflowed(flush, dhT, dcT)):
-            dhT[...] = 0
-            dcT[...] = 0
-            dAT[:t + 1] = 0  # nothing reaches steps t … 0 any more
-            return
+        if stop_if_underflowed(flush, T - 1 - t, dAT[:t + 1], dhT, dcT):
+            return  # nothing reaches steps t … 0 any more: their dA, dh_0 and dc_0 are zero
         if dyT is not None:
             np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss
         np.multiply(dhT, K[t], out=tmp)

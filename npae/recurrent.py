@@ -139,9 +139,8 @@ def sum_over_steps(aT, bT, chunk=1 << 20):
 # A layer whose only upstream gradient arrives at the last step (the autoencoder's encoder) sends
 # dh (and dc) back through T steps, each usually multiplying it by factors below one (the
 # vanishing gradient): over a long window it decays geometrically and, in float32, reaches the
-# *subnormal* range (below 1.2e-38).  x86
-# CPUs run every multiply or add that touches a subnormal through a microcode assist, tens to
-# hundreds of times slower: measured, the backward of one float32 training step at B 256, T 200,
+# *subnormal* range (below 1.2e-38).  x86 CPUs run every multiply or add that touches a
+# subnormal through a microcode assist, tens to hundreds of times slower: measured, the backward of one float32 training step at B 256, T 200,
 # H 128 took 3.05 s, against 0.91 s with the CPU told to flush subnormals to zero (the same
 # numbers otherwise).  NumPy cannot set that flag, so the tuned backward loops check the carried
 # gradient every few steps and, once all of it is below tiny/eps of its dtype (1e-31 in float32,
@@ -160,10 +159,18 @@ def underflow_threshold(dtype) -> float:
     return float(info.tiny / info.eps)
 
 
-def carry_underflowed(threshold, *carried) -> bool:
-    """True when every entry of every array in ``carried`` is below ``threshold`` in magnitude
-    (NaN never is)."""
-    return all(a.max() < threshold and -a.min() < threshold for a in carried)
+def stop_if_underflowed(threshold, steps_done, rest, *carried) -> bool:
+    """The tuned backward loops' check (see above).  Every ``UNDERFLOW_CHECK_EVERY`` steps, if
+    every entry of every array in ``carried`` is below ``threshold`` in magnitude (NaN never is),
+    zero them and ``rest`` (the gradients of the steps not reached yet) and return True: the loop
+    is done.  ``threshold=None`` (an upstream gradient at every step): never."""
+    if threshold is None or steps_done % UNDERFLOW_CHECK_EVERY:
+        return False
+    if not all(a.max() < threshold and -a.min() < threshold for a in carried):
+        return False
+    for a in carried + (rest,):
+        a[...] = 0
+    return True
 
 
 # ---------------------------------------------------------------------------- buffers, threads

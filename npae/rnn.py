@@ -21,8 +21,8 @@ add up at step T.  The cache stores ``h`` as one array ``(T+1, B, H)`` with ``h[
 import numpy as np
 
 from .functional import ACTIVATIONS
-from .recurrent import (UNDERFLOW_CHECK_EVERY, RecurrentLayer, carry_underflowed, input_projection,
-                        input_projection_backward, underflow_threshold)
+from .recurrent import (RecurrentLayer, buffer, input_projection, input_projection_backward,
+                        stop_if_underflowed, underflow_threshold)
 
 # ---------------------------------------------------------------------------- one step
 
@@ -89,13 +89,15 @@ def rnn_backward_loop(dy, dh_n, cache):
 # ---------------------------------------------------------------------------- vectorised
 
 
-def rnn_recurrence(xw, h0, weight_hh, nonlinearity="tanh"):
+def rnn_recurrence(xw, h0, weight_hh, nonlinearity="tanh", work=None):
     """The truly recurrent part of (R1)–(R2), given the projected inputs ``xw (T, B, H)``.
 
     ``xw`` may be a broadcast view (the autoencoder's decoder sees one vector at every step).
     Returns ``h (T+1, B, H)`` with ``h[0] = h0``; the loop itself is :func:`rnn_scan`.
+    ``work``: a dict whose array ``"h"`` is reused as that storage (see
+    :func:`npae.recurrent.buffer`).
     """
-    h = np.empty((xw.shape[0] + 1,) + h0.shape, dtype=h0.dtype)
+    h = buffer(work, "h", (xw.shape[0] + 1,) + h0.shape, h0.dtype)
     h[0] = h0
     rnn_scan(xw, h, weight_hh, nonlinearity)
     return h
@@ -111,11 +113,12 @@ def rnn_scan(xw, h, weight_hh, nonlinearity="tanh"):
         act(a, out=a)  # (R2), in place
 
 
-def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh"):
+def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh", work=None):
     """Backward through :func:`rnn_recurrence`: ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or ``None``
     → ``dA (T, B, H)`` (pre-activation gradients), ``dh0 (B, H)``, ``dW_hh (H, H)``: (R2') through
-    the activation, (R1') back to h_{t-1} (the loop, :func:`rnn_scan_backward`), then dW_hh."""
-    dA = np.empty(h[1:].shape, dtype=h.dtype)
+    the activation, (R1') back to h_{t-1} (the loop, :func:`rnn_scan_backward`), then dW_hh.
+    ``work``: as in :func:`rnn_recurrence` (its array ``"dA"``)."""
+    dA = buffer(work, "dA", h[1:].shape, h.dtype)
     dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (R1') h_n = h_T: enters at T
     rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA)
     H = h.shape[-1]
@@ -138,11 +141,8 @@ def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
         dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
     flush = underflow_threshold(dh.dtype) if dy is None else None  # see npae/recurrent.py
     for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
-        if (flush is not None and (T - 1 - t) % UNDERFLOW_CHECK_EVERY == 0
-                and carry_underflowed(flush, dh)):
-            dh[...] = 0
-            dA[:t + 1] = 0  # nothing reaches steps t … 0 any more
-            return
+        if stop_if_underflowed(flush, T - 1 - t, dA[:t + 1], dh):
+            return  # nothing reaches steps t … 0 any more: their dA and dh_0 are zero
         if dy is not None:
             np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
         np.multiply(dA[t], dh, out=dA[t])  # (R2') da_t = dh_t ⊙ φ'(a_t)
