@@ -65,7 +65,7 @@ import numpy as np
 from .data import make_scaler, scaler_from_dict, sliding_windows
 from .errors import (DataError, NonFiniteError, NotFittedError, ShapeError, StateDictError,
                      import_reference)
-from .scoring import THRESHOLD_METHODS, Threshold
+from .scoring import THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator
 from .train import History, fit as train_fit, is_torch_model
 
 __all__ = ["AnomalyDetector", "Detection", "parse_threshold", "FORMAT", "FORMAT_VERSION",
@@ -187,10 +187,9 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
     N, D = x_in.shape
     view_in = sliding_windows(x_in, T, stride)   # (n, T, D), views: no copy of the series
     view_t = sliding_windows(x_target, T, stride)
-    fill = {"min": np.inf, "max": -np.inf, "mean": 0.0}[how]
-    point = np.full(N, fill)
-    feat = np.full((N, D), fill)
-    rec_sum = np.zeros((N, D))
+    point = point_accumulator(N, how)
+    feat = point_accumulator((N, D), how)
+    rec_sum = point_accumulator((N, D), "mean")
     count = np.zeros(N, dtype=np.int64)
     wscore = np.empty(len(window_idx))
     for s in range(0, len(window_idx), batch_size):
@@ -209,20 +208,10 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
             keep["windows"][w] = tb
             keep["reconstructions"][w] = rec
             keep["step_errors"][w] = err
-        first = w * stride
-        for t in range(T):                                              # (D5), no loop over windows
-            j = first + t  # distinct points for a fixed t
-            count[j] += 1
-            rec_sum[j] += rec[:, t]
-            if how == "min":
-                point[j] = np.minimum(point[j], step[:, t])
-                feat[j] = np.minimum(feat[j], err[:, t])
-            elif how == "max":
-                point[j] = np.maximum(point[j], step[:, t])
-                feat[j] = np.maximum(feat[j], err[:, t])
-            else:
-                point[j] += step[:, t]
-                feat[j] += err[:, t]
+        first = w * stride                                              # (D5), streamed
+        fold_window_errors(point, step, first, how, count)
+        fold_window_errors(feat, err, first, how)
+        fold_window_errors(rec_sum, rec, first, "mean")
     seen = count > 0
     if how == "mean":
         point[seen] /= count[seen]
@@ -310,7 +299,7 @@ class AnomalyDetector:
     "sgd", ``clip``, ``val_fraction``, ``patience`` (see :func:`npae.train.fit`), ``stride`` of
     the training windows, ``scaler`` "standard" | "minmax" | "none" (per feature, fitted on the
     training windows), ``score_stride`` (step between the scored windows: 1 scores every
-    window, larger is proportionally faster on long series), ``backend`` "numpy" (npae) | "torch" (``reference``), ``dtype``, ``seed``
+    window, larger is proportionally faster on long series; at most ``window_size``), ``backend`` "numpy" (npae) | "torch" (``reference``), ``dtype``, ``seed``
     (initial weights and batch order: the same seed gives the same initial weights on both
     backends), ``progress`` (a bar per epoch).
 
@@ -395,6 +384,10 @@ class AnomalyDetector:
                      "score_batch_size", "score_stride"):
             pos_int(name)
         pos_int("repair", 0)
+        if self.score_stride > self.window_size:
+            raise DataError(f"score_stride ({self.score_stride}) must be at most window_size "
+                            f"({self.window_size}): a larger step leaves points that no scored "
+                            f"window covers")
         try:
             dtype = str(np.dtype(self.dtype))
         except TypeError:

@@ -96,6 +96,35 @@ def _fill_nearest(values, covered):
     return values
 
 
+def point_accumulator(shape, how) -> np.ndarray:
+    """The starting value of a per-point aggregate for :func:`fold_window_errors`: zeros for
+    ``"mean"`` (a running sum), -inf for ``"max"``, +inf for ``"min"``; float64."""
+    if how == "mean":
+        return np.zeros(shape)
+    return np.full(shape, -np.inf if how == "max" else np.inf)
+
+
+def fold_window_errors(acc, errors, starts, how, counts=None) -> None:
+    """Fold the errors ``(b, T[, D])`` of b windows starting at the points ``starts (b,)`` into the
+    per-point aggregate ``acc (N[, D])`` in place (a sum for ``"mean"``, else the max or min), and
+    count the windows covering each point into ``counts (N,)`` when given.
+
+    One loop over the T steps, none over windows: for a fixed step the points ``starts + t`` are
+    distinct, so the fancy-indexed updates are safe.  Windows can be folded in any number of
+    batches (the detector streams them); the result is that of one call on all of them.
+    """
+    for t in range(errors.shape[1]):
+        idx = starts + t
+        if counts is not None:
+            counts[idx] += 1
+        if how == "mean":
+            acc[idx] += errors[:, t]
+        elif how == "max":
+            acc[idx] = np.maximum(acc[idx], errors[:, t])
+        else:
+            acc[idx] = np.minimum(acc[idx], errors[:, t])
+
+
 def point_scores(step_errors, n_points, stride=1, how="mean", fill="nearest") -> np.ndarray:
     """Turn per-window, per-step errors into one score per point of the series.
 
@@ -136,22 +165,9 @@ def point_scores(step_errors, n_points, stride=1, how="mean", fill="nearest") ->
             f"the windows were made with"
         )
 
-    starts = np.arange(n) * stride
-    out_shape = (n_points,) + e.shape[2:]
     counts = np.zeros(n_points, dtype=np.int64)
-    if how == "mean":
-        acc = np.zeros(out_shape)
-    else:
-        acc = np.full(out_shape, -np.inf if how == "max" else np.inf)
-    for t in range(T):
-        idx = starts + t  # distinct for a fixed t, so fancy-index updates are safe
-        counts[idx] += 1
-        if how == "mean":
-            acc[idx] += e[:, t]
-        elif how == "max":
-            acc[idx] = np.maximum(acc[idx], e[:, t])
-        else:
-            acc[idx] = np.minimum(acc[idx], e[:, t])
+    acc = point_accumulator((n_points,) + e.shape[2:], how)
+    fold_window_errors(acc, e, np.arange(n) * stride, how, counts)
 
     covered = counts > 0
     if how == "mean":

@@ -185,6 +185,8 @@ def _bad_files(tmp_path):
     ("text in a value column", ["detect", "{typo}"], "'x1' at row 7 (line 9)"),
     ("shorter than a window", ["detect", "{short}", "--window", "20"], "fewer than one window"),
     ("window < 2", ["detect", "{good}", "--window", "1"], "--window must be at least 2"),
+    ("score stride > window", ["detect", "{good}", "--window", "5", "--score-stride", "6"],
+     "--score-stride (6) must be at most --window (5)"),
     ("training part < window", ["detect", "{good}", "--train-rows", "10", "--window", "20"],
      "training part has 10 rows"),
     ("train rows > rows", ["detect", "{good}", "--train-rows", "1000"], "more than the 300 rows"),

@@ -290,6 +290,7 @@ def test_input_errors(det, data):
     with pytest.raises(ShapeError, match="2 feature"):
         det.predict(np.zeros((100, 2)))
     for kw in (dict(cell="gru"), dict(window_size=1), dict(backend="jax"), dict(aggregate="median"),
-               dict(threshold="best"), dict(q=150), dict(point_threshold="nope"), dict(repair=-1)):
+               dict(threshold="best"), dict(q=150), dict(point_threshold="nope"), dict(repair=-1),
+               dict(window_size=5, score_stride=6)):
         with pytest.raises(NpaeError):
             AnomalyDetector(**kw)

@@ -256,6 +256,9 @@ def _segments(mask, rows):
 def _check_args(args):
     if args.window < 2:
         raise DataError(f"--window must be at least 2 (a window is a run of rows), got {args.window}")
+    if args.score_stride > args.window:
+        raise DataError(f"--score-stride ({args.score_stride}) must be at most --window "
+                        f"({args.window}), or some rows would be in no scored window")
     if args.train_rows is not None and args.train_rows < 1:
         raise DataError(f"--train-rows must be positive, got {args.train_rows}")
     if args.train_fraction is not None and not 0 < args.train_fraction <= 1:
