@@ -24,7 +24,7 @@ import numpy as np
 
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
 from ..errors import DataError, import_reference
-from ..metrics import evaluate, tutorial_metric
+from ..metrics import evaluate, events, tutorial_metric
 from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
                       show_progress, write_figures, write_file)
 
@@ -248,9 +248,7 @@ def load_series(path, names=None, labels=None, fill=None):
 
 def _segments(mask, rows):
     """Runs of True in ``mask`` as ``[[first_row, last_row], ...]`` in original row numbers."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [[int(rows[s]), int(rows[e - 1])] for s, e in zip(starts, ends)]
+    return [[int(rows[s]), int(rows[e - 1])] for s, e in events(mask)]
 
 
 def _check_args(args):
