@@ -51,8 +51,21 @@ def randomize(module, rng, scale=1.0):
     """
     for name, p in module.named_parameters():
         recurrent = "_ih_l" in name or "_hh_l" in name
-        std = scale / np.sqrt(p.data.shape[1]) if p.data.ndim == 2 else scale / 2
-        p.data[...] = rng.normal(0.0, std / np.sqrt(2) if recurrent else std, p.data.shape)
+        p.data[...] = rng.normal(0.0, param_std(p.data.shape, recurrent, scale), p.data.shape)
+
+
+def param_std(shape, recurrent, scale=1.0):
+    """The standard deviation :func:`randomize` draws a parameter of this shape with."""
+    std = scale / np.sqrt(shape[1]) if len(shape) == 2 else scale / 2
+    return std / np.sqrt(2) if recurrent else std
+
+
+def random_recurrent_params(rng, G, D, H, bias=True, scale=1.0):
+    """A recurrent layer's parameters as the functional API's dict (``weight_ih (G, D)``,
+    ``weight_hh (G, H)``, ``bias_ih``, ``bias_hh (G,)`` or None), drawn as :func:`randomize`."""
+    shapes = {"weight_ih": (G, D), "weight_hh": (G, H), "bias_ih": (G,), "bias_hh": (G,)}
+    return {k: rng.normal(0.0, param_std(s, True, scale), s) if bias or len(s) == 2 else None
+            for k, s in shapes.items()}
 
 
 def torch_twin_layer(layer):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close, randomize
+from helpers import assert_close, random_recurrent_params, randomize
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,13 +35,6 @@ def _one_thread_after():
     set_num_threads(1)
 
 
-def _params(rng, G, D, H, bias=True):
-    n = lambda s, fan: rng.normal(0, 1 / np.sqrt(fan), s)  # noqa: E731
-    return {"weight_ih": n((G, D), D), "weight_hh": n((G, H), H),
-            "bias_ih": rng.normal(0, 0.5, G) if bias else None,
-            "bias_hh": rng.normal(0, 0.5, G) if bias else None}
-
-
 def _torch_lstm(params, D, H):
     tl = torch.nn.LSTM(D, H, bias=params["bias_ih"] is not None).double()
     with torch.no_grad():
@@ -60,7 +53,7 @@ def _torch_lstm(params, D, H):
        seed=SEED)
 def test_lstm_vectorized_equals_loop_and_torch(T, B, D, H, bias, with_dy, with_dh, with_dc, seed):
     rng = np.random.default_rng(seed)
-    p = _params(rng, 4 * H, D, H, bias)
+    p = random_recurrent_params(rng, 4 * H, D, H, bias)
     x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     dy = rng.standard_normal((T, B, H)) if with_dy else None
     dh_n = rng.standard_normal((B, H)) if with_dh else None
@@ -121,7 +114,7 @@ def test_lstm_recurrence_public_functions_equal_the_loop(T, B, H, broadcast, see
     """lstm_recurrence(_backward) with a projected input — also the decoder's broadcast one."""
     rng = np.random.default_rng(seed)
     D = H
-    p = _params(rng, 4 * H, D, H)
+    p = random_recurrent_params(rng, 4 * H, D, H)
     if broadcast:  # the same input at every step, as the autoencoder's decoder
         x = np.broadcast_to(rng.standard_normal((B, D)), (T, B, D))
     else:
@@ -150,7 +143,7 @@ def test_lstm_recurrence_public_functions_equal_the_loop(T, B, H, broadcast, see
 
 def test_lstm_backward_takes_a_loop_cache():
     rng = np.random.default_rng(3)
-    p = _params(rng, 20, 3, 5)
+    p = random_recurrent_params(rng, 20, 3, 5)
     x, h0, c0 = rng.standard_normal((7, 4, 3)), rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
     dy = rng.standard_normal((7, 4, 5))
     _, _, cache_l = lstm_forward_loop(x, h0, c0, p)
@@ -169,7 +162,7 @@ def test_backward_in_blocks_of_steps_equals_one_block(kind, T, B, H, seed):
     broadcast input) and a plain cache made by the loop."""
     rng = np.random.default_rng(seed)
     D = 2
-    p = _params(rng, 4 * H, D, H)
+    p = random_recurrent_params(rng, 4 * H, D, H)
     x = (np.broadcast_to(rng.standard_normal((B, D)), (T, B, D)) if kind == "broadcast"
          else rng.standard_normal((T, B, D)))
     h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
@@ -201,7 +194,7 @@ def test_saturated_gates_no_warning_and_equal_torch(dtype):
     must give σ = 0 / tanh = -1 exactly as torch, with no RuntimeWarning."""
     rng = np.random.default_rng(0)
     D, H, T, B = 2, 4, 6, 3
-    p = {k: v.astype(dtype) for k, v in _params(rng, 4 * H, D, H).items()}
+    p = {k: v.astype(dtype) for k, v in random_recurrent_params(rng, 4 * H, D, H).items()}
     p["weight_ih"] *= 3e3
     x = (rng.standard_normal((T, B, D)) * 2).astype(dtype)
     h0 = np.zeros((B, H), dtype)
@@ -267,7 +260,7 @@ def test_vanishing_carry_stops_instead_of_going_subnormal(cell):
 def test_rnn_recurrence_equals_the_loop(T, B, H, nl, broadcast, seed):
     rng = np.random.default_rng(seed)
     D = 3
-    p = _params(rng, H, D, H)
+    p = random_recurrent_params(rng, H, D, H)
     x = np.broadcast_to(rng.standard_normal((B, D)), (T, B, D)) if broadcast else rng.standard_normal((T, B, D))
     h0, dy, dh_n = rng.standard_normal((B, H)), rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     xw = input_projection(x, p["weight_ih"], p["bias_ih"], p["bias_hh"])
