@@ -35,7 +35,7 @@ class InvalidTypeError(NpaeError, TypeError):
     a model, a size that is not an integer, a dtype other than float32 / float64."""
 
 
-class OutputError(NpaeError, OSError):
+class OutputError(DataError):
     """An output file cannot be written where it was asked (a folder in the way, a missing or
     read-only folder, a path that is one of the inputs); nothing was left half-written."""
 

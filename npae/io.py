@@ -134,7 +134,8 @@ def make_output_dir(path, *, protect=(), what="--out") -> Path:
     file in the way, a read-only file system, no permission) or is one of the ``protect`` files."""
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"{what} {path} is an existing file; pass a folder (it will be created)")
+        raise OutputError(f"{what} {path} is a file (an existing file, not a folder); pass a "
+                          f"folder path (it will be created)")
     for p in protect:
         if _same_file(out, Path(p)):
             raise OutputError(f"{what} {path} would overwrite the input; choose another folder")
