@@ -453,6 +453,17 @@ def _moments_of_ratio(a, m, axes, chunk=4096):
     return mean, np.sqrt(sq / count)
 
 
+def _refuse_subnormal(spread, what):
+    """A spread below float64's smallest normal number (2.2e-308) cannot be divided by: refuse
+    clearly rather than return infinities or zeros."""
+    tiny = np.finfo(np.float64).tiny
+    bad = (spread > 0) & (spread < tiny)
+    if bad.any():
+        raise DataError(f"the data's {what} is {float(spread[bad].min()):.3g}, below float64's "
+                        f"smallest normal number ({tiny:.3g}): most of its digits are lost; "
+                        f"multiply the series by a unit such as 1e300 first")
+
+
 def _check_scaled(out):
     if not np.isfinite(out).all():
         raise NonFiniteError("the scaled data overflows float64: it lies some 1e300 training "
@@ -507,6 +518,7 @@ class StandardScaler(_Scaler):
             mean = np.where(redo, u_mean * m, mean)
             std = np.where(redo, u_std * m, std)
             constant = std <= count * eps * np.abs(mean)
+        _refuse_subnormal(np.where(constant, 0.0, std), "standard deviation")
         self.mean_ = mean
         self.scale_ = np.where(constant, 1.0, std)
 
@@ -563,6 +575,8 @@ class MinMaxScaler(_Scaler):
     def _fit(self, a, axes):
         self.data_min_ = a.min(axis=axes)
         self.data_max_ = a.max(axis=axes)
+        with np.errstate(over="ignore"):
+            _refuse_subnormal(self.data_max_ / 2 - self.data_min_ / 2, "range")
 
     def _scale_and_offset(self):
         lo, hi = self.feature_range
