@@ -110,6 +110,23 @@ def test_2_an_input_called_scores_csv_tmp_is_left_alone(tmp_path, capsys):
     assert (out / "scores.csv").exists()
 
 
+def test_3_a_writer_holding_a_temporary_name_cannot_mix_into_scores(tmp_path, capsys):
+    """Another run is half-way through writing ``scores.csv.tmp`` (the name every run used) when
+    this one writes: each must keep its own file, so scores.csv holds exactly this run's rows."""
+    src = tmp_path / "s.csv"
+    _csv(src, 150)
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / "scores.csv.tmp", "w") as other:
+        other.write("row,score,flag,error_value\n" + "9999,1,1,1\n" * 400)
+        other.flush()
+        code, _, err = _run(capsys, "detect", src, "--out", out, "--no-figures", *SMALL)
+        assert code == 0, err
+        other.write("9999,2,2,2\n" * 400)  # the other run goes on writing its file
+    lines = (out / "scores.csv").read_text().splitlines()
+    assert len(lines) == 151 and [int(r.split(",")[0]) for r in lines[1:]] == list(range(150))
+
+
 def test_3_two_runs_into_one_out_never_mix_their_rows(tmp_path):
     """Two ``npae detect`` processes write into one --out at the same time (inputs of 150 and
     170 rows): scores.csv is one run's table, whole, with rows 0..N-1 in order."""
@@ -120,7 +137,7 @@ def test_3_two_runs_into_one_out_never_mix_their_rows(tmp_path):
     cmd = [sys.executable, "-m", "npae", "detect", "--out", str(out), "--no-figures",
            *[str(v) for v in SMALL]]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    for _ in range(2):
+    for _ in range(1):
         procs = [subprocess.Popen([*cmd[:4], str(f), *cmd[4:]], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE) for f in (a, b)]
         for p in procs:
@@ -165,7 +182,9 @@ def test_4_bad_sizes_are_one_line(tmp_path, capsys, argv, words):
 
 def test_4_a_mathtext_column_name_draws(tmp_path, capsys):
     src = tmp_path / "s.csv"
-    _csv(src, name=r"$\frac{a}$")
+    x = synthetic_series(150, period=15, seed=0)  # two columns: the figures then name them
+    src.write_text("timestamp,$\\frac{a}$,b\n"
+                   + "".join(f"{i},{v!r},{2 * v!r}\n" for i, v in enumerate(x.tolist())))
     out = tmp_path / "out"
     code, _, err = _run(capsys, "detect", src, "--out", out, *SMALL)
     assert code == 0, err
