@@ -634,7 +634,7 @@ def make_scaler(name="standard", **options):
 
     ``options`` go to the class (``per=``, and ``feature_range=`` for minmax).
     """
-    if name not in _SCALERS:
+    if not isinstance(name, str) or name not in _SCALERS:
         raise DataError(f"unknown scaler {name!r}; choose from {sorted(_SCALERS)}")
     return _SCALERS[name](**options)
 
@@ -642,7 +642,7 @@ def make_scaler(name="standard", **options):
 def scaler_from_dict(d):
     """Rebuild any scaler from its :meth:`to_dict` output (dispatches on ``d["name"]``)."""
     name = d.get("name") if isinstance(d, dict) else None
-    if name not in _SCALERS:
+    if not isinstance(name, str) or name not in _SCALERS:
         raise DataError(f"cannot rebuild a scaler from {d!r:.80}: 'name' must be one of "
                         f"{sorted(_SCALERS)}")
     return _SCALERS[name].from_dict(d)

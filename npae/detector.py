@@ -496,7 +496,7 @@ class AnomalyDetector:
         make_scaler(self.scaler)
 
     def _window_threshold(self) -> Threshold:
-        if self.threshold not in THRESHOLD_METHODS:
+        if not isinstance(self.threshold, str) or self.threshold not in THRESHOLD_METHODS:
             raise DataError(f"threshold must be one of {sorted(THRESHOLD_METHODS)}, "
                             f"got {self.threshold!r}")
         pname = THRESHOLD_METHODS[self.threshold][0]
