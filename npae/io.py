@@ -39,13 +39,14 @@ import numpy as np
 from .errors import DataError, OutputError
 
 __all__ = ["read_series", "CSVSeries", "atomic_file", "atomic_write", "check_output_path",
-           "make_output_dir", "MISSING", "FILLS", "TIME_NAMES", "MAX_LINE_CHARS"]
+           "make_output_dir", "MISSING", "FILLS", "TIME_NAMES", "MAX_LINE_CHARS", "MAX_COLUMNS"]
 
 MISSING = {"", "nan", "na", "n/a", "null", "none", "-"}
 FILLS = ("ffill", "interpolate", "drop")
 # columns never taken as values unless named (numeric epoch times are common)
 TIME_NAMES = {"timestamp", "time", "date", "datetime", "index", "row", "t"}
 MAX_LINE_CHARS = 1 << 22  # 4 Mi characters: a longer line is refused before csv splits it
+MAX_COLUMNS = 100_000     # a wider header is refused (each column keeps a little state)
 _LABELS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
 
 
@@ -309,6 +310,8 @@ def _read_rows(path, reader, columns, labels, fill):
             break
     if header is None:
         raise DataError(f"{path} is empty; it needs a header row and data rows")
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"{path} has {len(header)} columns; npae reads at most {MAX_COLUMNS}")
     if _no_header(header):
         raise DataError(f"{path} has no header row (its first line is numbers); add one, "
                         f"e.g. 'timestamp,value'")

@@ -178,3 +178,17 @@ def test_a_failing_disk_is_an_output_error(tmp_path, monkeypatch):
         atomic_write(tmp_path / "x.txt", "x")
     assert os.listdir(tmp_path) == []
 
+
+
+def test_long_lines_and_wide_headers_are_refused_before_they_are_split(tmp_path, monkeypatch):
+    import npae.io
+
+    monkeypatch.setattr(npae.io, "MAX_LINE_CHARS", 1000)
+    monkeypatch.setattr(npae.io, "MAX_COLUMNS", 50)
+    p = tmp_path / "s.csv"
+    p.write_text("v,w\n1,2\n" + "1," * 600 + "\n")
+    with pytest.raises(DataError, match="a line of more than 1000 characters"):
+        read_series(p)
+    p.write_text(",".join(f"c{i}" for i in range(51)) + "\n" + ",".join("1" * 51) + "\n")
+    with pytest.raises(DataError, match="51 columns; npae reads at most 50"):
+        read_series(p)
