@@ -83,10 +83,13 @@ def check_output_path(path, protect=()) -> Path:
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: once, at import
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 @contextlib.contextmanager
@@ -109,7 +112,7 @@ def atomic_file(path, mode="wb", *, protect=(), encoding="utf-8", newline=None):
         try:
             with os.fdopen(fd, mode, **kw) as f:
                 yield f
-            os.chmod(tmp, 0o666 & ~_umask())  # what a plain open() would have given
+            os.chmod(tmp, 0o666 & ~_UMASK)  # what a plain open() would have given
             os.replace(tmp, path)
         except OSError as e:
             if isinstance(e, OutputError):

@@ -192,3 +192,9 @@ def test_long_lines_and_wide_headers_are_refused_before_they_are_split(tmp_path,
     p.write_text(",".join(f"c{i}" for i in range(51)) + "\n" + ",".join("1" * 51) + "\n")
     with pytest.raises(DataError, match="51 columns; npae reads at most 50"):
         read_series(p)
+
+
+def test_written_files_get_the_permissions_a_plain_open_gives(tmp_path):
+    atomic_write(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")  # mkstemp alone would leave 0o600
+    assert (tmp_path / "a.txt").stat().st_mode == (tmp_path / "b.txt").stat().st_mode
