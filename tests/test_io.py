@@ -5,7 +5,6 @@ bytes left on disk, and tracemalloc for the reader's peak memory.
 """
 
 import csv
-import math
 import os
 import threading
 import tracemalloc
