@@ -30,7 +30,7 @@ state dict saved from the tutorial's torch model loads unchanged.
 
 import numpy as np
 
-from ._checks import as_array, check_last_dim
+from ._checks import as_array, check_last_dim, check_sizes
 from .errors import ShapeError
 from .linear import Linear, linear_backward, linear_forward
 from .lstm import LSTM, lstm_state_views, lstm_backward_fm, lstm_forward_fm
@@ -48,10 +48,7 @@ class RecurrentAutoencoder(Module):
     def __init__(self, input_size=1, hidden_size=32, latent_size=16, *, dtype=np.float32,
                  seed=None, rng=None):
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("latent_size", latent_size)):
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_sizes(input_size=input_size, hidden_size=hidden_size, latent_size=latent_size)
         dtype = as_float_dtype(dtype)
         rng = as_generator(seed, rng)
         self.input_size, self.hidden_size, self.latent_size = int(input_size), int(hidden_size), int(latent_size)

@@ -42,16 +42,31 @@ def build_parser():
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    """The message of a user-caused error, on one line."""
+    if isinstance(e, NpaeError):
+        msg = str(e)
+    elif isinstance(e, MemoryError):
+        msg = (f"not enough memory ({e or 'the allocation failed'}); use smaller sizes "
+               f"(--hidden, --latent, --window, --batch-size) or a shorter series")
+    else:  # OSError
+        where = " ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        msg = f"{e.strerror or e}" + (f": {where}" if where else "")
+    return " ".join(msg.split())
+
+
 def main(argv=None) -> int:
+    """Run one command; a user's mistake (an :class:`NpaeError`, an OS error such as a
+    read-only disk, running out of memory) is one line on stderr and exit status 2, Ctrl-C is
+    exit status 130 — never a traceback."""
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "_run", None):
             build_parser().print_help(sys.stderr)
             return 2
         return int(args._run(args) or 0)
-    except (NpaeError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        msg = str(e) if not isinstance(e, OSError) else f"{e.strerror}: {e.filename}"
-        print(f"npae: error: {msg}", file=sys.stderr)
+    except (NpaeError, OSError, MemoryError) as e:
+        print(f"npae: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("npae: interrupted", file=sys.stderr)

@@ -385,14 +385,50 @@ class _Scaler:
         if missing:
             raise DataError(f"{cls.__name__}.from_dict: missing keys {missing}")
         options = {k: d[k] for k in cls._option_names() if k in d}
-        scaler = cls(per=d["per"], **options)
+        try:
+            scaler = cls(per=d["per"], **options)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"{cls.__name__}.from_dict: bad options ({e})") from None
         for s in cls._state_names:
             if d[s] is not None:
-                value = np.asarray(d[s], dtype=np.float64)
+                try:
+                    value = np.asarray(d[s], dtype=np.float64)
+                except (TypeError, ValueError, OverflowError, RecursionError) as e:
+                    raise DataError(f"{cls.__name__}.from_dict: {s} is not an array of numbers "
+                                    f"({type(e).__name__})") from None
                 if not np.isfinite(value).all():
                     raise DataError(f"{cls.__name__}.from_dict: {s} holds NaN or infinity")
                 setattr(scaler, s, value)
+        scaler._check_state()
         return scaler
+
+    def _check_state(self):
+        """Fitted statistics that can scale data: all the same shape, (D,) per feature or
+        (T, D) per position (checked here, at load, not when the user's data fails later)."""
+        values = [getattr(self, s, None) for s in self._state_names]
+        if not values:
+            return
+        if any(v is None for v in values):
+            if any(v is not None for v in values):
+                raise DataError(f"{type(self).__name__}: only some of {self._state_names} are set")
+            return
+        shapes = {np.shape(v) for v in values}
+        ndim = 1 if self.per == "feature" else 2
+        if len(shapes) != 1 or len(next(iter(shapes))) != ndim or 0 in next(iter(shapes)):
+            raise DataError(f"{type(self).__name__}(per={self.per!r}): {self._state_names} must "
+                            f"be non-empty arrays of one shape with {ndim} dimension(s), got "
+                            f"shapes {sorted(shapes)}")
+
+    def check_shape(self, n_features, window_size=None):
+        """Raise DataError unless the fitted statistics fit ``n_features`` (and ``window_size``
+        for ``per="position"``)."""
+        if not self._state_names:
+            return
+        expected = (n_features,) if self.per == "feature" else (window_size, n_features)
+        got = np.shape(getattr(self, self._state_names[0]))
+        if got != expected:
+            raise DataError(f"{type(self).__name__}(per={self.per!r}) holds statistics of shape "
+                            f"{got}, but the data has {expected}; it belongs to another model")
 
     def _options(self) -> dict:
         return {}
@@ -406,6 +442,35 @@ class _Scaler:
         return f"{type(self).__name__}(per={self.per!r}{opts})"
 
 
+def _moments_of_ratio(a, m, axes, chunk=4096):
+    """Mean and population std of ``a / m`` over ``axes``, two passes in chunks of the first
+    axis (no temporary as large as ``a``, which may be a view of overlapping windows)."""
+    n = a.shape[0]
+    count = a.size // np.size(m)
+    total = sum((a[i:i + chunk] / m).sum(axis=axes) for i in range(0, n, chunk))
+    mean = total / count
+    sq = sum((((a[i:i + chunk] / m) - mean) ** 2).sum(axis=axes) for i in range(0, n, chunk))
+    return mean, np.sqrt(sq / count)
+
+
+def _refuse_subnormal(spread, what):
+    """A spread below float64's smallest normal number (2.2e-308) cannot be divided by: refuse
+    clearly rather than return infinities or zeros."""
+    tiny = np.finfo(np.float64).tiny
+    bad = (spread > 0) & (spread < tiny)
+    if bad.any():
+        raise DataError(f"the data's {what} is {float(spread[bad].min()):.3g}, below float64's "
+                        f"smallest normal number ({tiny:.3g}): most of its digits are lost; "
+                        f"multiply the series by a unit such as 1e300 first")
+
+
+def _check_scaled(out):
+    if not np.isfinite(out).all():
+        raise NonFiniteError("the scaled data overflows float64: it lies some 1e300 training "
+                             "spreads away from the training data; scale the series to a "
+                             "sensible unit first or fit on data like it")
+
+
 class StandardScaler(_Scaler):
     """z = (x - mean) / std, per feature, like scikit-learn's ``StandardScaler``.
 
@@ -413,6 +478,13 @@ class StandardScaler(_Scaler):
     ``per="position"``).  ``std`` is the population standard deviation (``ddof=0``, as
     scikit-learn).  A constant feature (std zero up to rounding error: std ≤ count·ε·|mean|, as
     scikit-learn decides it) gets ``scale_ = 1``, so it maps to 0 instead of NaN.
+
+        (S1) mean = Σx / n,  std = sqrt(Σ(x - mean)² / n)
+        (S2) where (S1) over- or underflows (|x| above 1e150 or below 1e-150, e.g. a series in
+             units of 1e300 or 1e-300), or the feature is constant: (S1) of u = x / max|x|,
+             times max|x| — so a series scaled by 1e±300 keeps its shape instead of becoming
+             all zeros, and a constant series maps to exactly 0 whatever its magnitude
+        (S3) z = (x - mean) / std, or x/std - mean/std where x - mean overflows
 
     Difference from the tutorial: the tutorial calls scikit-learn's scaler on (n, T) windows, and
     scikit-learn treats each of the T *time positions* as its own column (T means and T stds).
@@ -430,16 +502,41 @@ class StandardScaler(_Scaler):
         self.scale_ = None
 
     def _fit(self, a, axes):
-        mean = a.mean(axis=axes)
-        std = a.std(axis=axes)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            mean = a.mean(axis=axes)                                     # (S1)
+            std = a.std(axis=axes)
         count = a.size // mean.size  # values behind each statistic
+        eps = np.finfo(np.float64).eps
         # constant up to rounding error (scikit-learn's rule; scale-free, unlike "std < 1e-12")
-        constant = std <= count * np.finfo(np.float64).eps * np.abs(mean)
+        constant = std <= count * eps * np.abs(mean)
+        big = np.maximum(a.max(axis=axes), -a.min(axis=axes))  # max|x|, no |x| temporary
+        redo = (~np.isfinite(mean) | ~np.isfinite(std) | constant | (big > 1e150)
+                | ((big < 1e-150) & (big > 0)))
+        if redo.any():  # (S2): the same statistics of x / max|x|, then scaled back
+            m = np.where(big > 0, big, 1.0)
+            u_mean, u_std = _moments_of_ratio(a, m, axes)
+            mean = np.where(redo, u_mean * m, mean)
+            std = np.where(redo, u_std * m, std)
+            constant = std <= count * eps * np.abs(mean)
+        _refuse_subnormal(np.where(constant, 0.0, std), "standard deviation")
         self.mean_ = mean
         self.scale_ = np.where(constant, 1.0, std)
 
+    def _check_state(self):
+        super()._check_state()
+        if self.scale_ is not None and not (self.scale_ >= np.finfo(np.float64).tiny).all():
+            raise DataError(f"StandardScaler: scale_ must be positive (at least "
+                            f"{np.finfo(np.float64).tiny:.3g}), got {self.scale_.min():.3g}; "
+                            f"scaling by it would divide by zero or overflow")
+
     def _forward(self, a):
-        return (a - self.mean_) / self.scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (a - self.mean_) / self.scale_                         # (S3)
+        if not np.isfinite(out).all():  # x and mean near ±1.7e308: their difference overflows
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = a / self.scale_ - self.mean_ / self.scale_
+            _check_scaled(out)
+        return out
 
     def _inverse(self, a):
         return a * self.scale_ + self.mean_
@@ -478,6 +575,8 @@ class MinMaxScaler(_Scaler):
     def _fit(self, a, axes):
         self.data_min_ = a.min(axis=axes)
         self.data_max_ = a.max(axis=axes)
+        with np.errstate(over="ignore"):
+            _refuse_subnormal(self.data_max_ / 2 - self.data_min_ / 2, "range")
 
     def _scale_and_offset(self):
         lo, hi = self.feature_range
@@ -485,9 +584,23 @@ class MinMaxScaler(_Scaler):
         data_range = np.where(data_range == 0, 1.0, data_range)  # constant feature
         return (hi - lo) / data_range, lo
 
+    def _check_state(self):
+        super()._check_state()
+        if self.data_min_ is not None and not (self.data_max_ >= self.data_min_).all():
+            raise DataError("MinMaxScaler: data_max_ must be at least data_min_")
+
     def _forward(self, a):
-        scale, lo = self._scale_and_offset()
-        return (a - self.data_min_) * scale + lo
+        with np.errstate(over="ignore", invalid="ignore"):
+            scale, lo = self._scale_and_offset()
+            out = (a - self.data_min_) * scale + lo
+        if not np.isfinite(out).all():  # a range beyond float64's (min and max near ±1.7e308)
+            lo, hi = self.feature_range
+            half = np.where(self.data_max_ == self.data_min_, 1.0,
+                            self.data_max_ / 2 - self.data_min_ / 2)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = (a / 2 - self.data_min_ / 2) * ((hi - lo) / half) + lo
+            _check_scaled(out)
+        return out
 
     def _inverse(self, a):
         scale, lo = self._scale_and_offset()
@@ -521,7 +634,7 @@ def make_scaler(name="standard", **options):
 
     ``options`` go to the class (``per=``, and ``feature_range=`` for minmax).
     """
-    if name not in _SCALERS:
+    if not isinstance(name, str) or name not in _SCALERS:
         raise DataError(f"unknown scaler {name!r}; choose from {sorted(_SCALERS)}")
     return _SCALERS[name](**options)
 
@@ -529,7 +642,7 @@ def make_scaler(name="standard", **options):
 def scaler_from_dict(d):
     """Rebuild any scaler from its :meth:`to_dict` output (dispatches on ``d["name"]``)."""
     name = d.get("name") if isinstance(d, dict) else None
-    if name not in _SCALERS:
+    if not isinstance(name, str) or name not in _SCALERS:
         raise DataError(f"cannot rebuild a scaler from {d!r:.80}: 'name' must be one of "
                         f"{sorted(_SCALERS)}")
     return _SCALERS[name].from_dict(d)

@@ -56,15 +56,19 @@ Scoring runs the model on ``score_batch_size`` windows at a time and folds each 
 from __future__ import annotations
 
 import json
+import math
 import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from .data import make_scaler, scaler_from_dict, sliding_windows
-from .errors import (DataError, NonFiniteError, NotFittedError, ShapeError, StateDictError,
-                     import_reference)
+from .errors import (DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError,
+                     StateDictError, import_reference)
+from .io import atomic_file
 from .scoring import THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator
 from .train import History, fit as train_fit, is_torch_model
 
@@ -291,6 +295,90 @@ def _as_series(series, name="series") -> np.ndarray:
     return arr.reshape(len(arr), -1)
 
 
+# ---------------------------------------------------------------------------------------------
+# Reading a saved detector, defensively
+# ---------------------------------------------------------------------------------------------
+
+LOAD_INFLATION = 64          # np.savez stores members uncompressed: a real file inflates ~1x
+MAX_CONFIG_CHARS = 1 << 22   # 4 Mi characters of JSON (the history of a very long training)
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError, RuntimeError,
+                 NotImplementedError, OverflowError, RecursionError, SyntaxError,
+                 zipfile.BadZipFile, zlib.error, struct.error)
+
+
+class _Budget:
+    """How many bytes a load may still inflate: ``LOAD_INFLATION`` × the file size + 1 MiB."""
+
+    def __init__(self, file_size):
+        self.left = LOAD_INFLATION * int(file_size) + (1 << 20)
+
+    def check(self, nbytes, message):
+        if nbytes > self.left:
+            raise DataError(f"{message}, more than a file of this size can hold; it is damaged "
+                            f"or not written by AnomalyDetector.save")
+
+    def take(self, nbytes, message):
+        self.check(nbytes, message)
+        self.left -= nbytes
+
+
+def _read_npy(zf, name, what, budget, *, shape=None, ndim=None, kinds="f", max_bytes=None):
+    """One ``.npy`` member as an array, its header checked before any data is inflated."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise DataError(f"{what} or is damaged (it has no {name!r})") from None
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shp, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10000)
+        elif version == (2, 0):
+            shp, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=10000)
+        else:
+            raise DataError(f"{what} or is damaged ({name}: .npy format {version})")
+        if dtype.hasobject or dtype.kind not in kinds:
+            raise DataError(f"{what} or is damaged ({name} holds {dtype} data)")
+        if (shape is not None and tuple(shp) != tuple(shape)) or (ndim is not None and len(shp) != ndim):
+            want = shape if shape is not None else f"{ndim} dimension(s)"
+            raise DataError(f"{what} or is damaged ({name} has shape {shp}; expected {want})")
+        nbytes = math.prod(shp) * dtype.itemsize
+        if max_bytes is not None and nbytes > max_bytes:
+            raise DataError(f"{what} or is damaged ({name} declares {nbytes} bytes, more than "
+                            f"{max_bytes})")
+        budget.take(nbytes, f"{what}: {name} declares shape {shp} ({nbytes} bytes)")
+        data = f.read(nbytes)
+        if len(data) != nbytes:
+            raise DataError(f"{what} or is damaged ({name} is truncated)")
+    return np.frombuffer(data, dtype=dtype).reshape(shp, order="F" if fortran else "C")
+
+
+def _finite_float(text):
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"number {text[:40]!r} is out of range")
+    return v
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number npae writes")
+
+
+def _read_config(zf, what, budget) -> dict:
+    """The JSON config member: a unicode scalar, parsed with NaN/inf and huge numbers refused."""
+    if "config.npy" not in zf.namelist():
+        raise DataError(f"{what}: it has no JSON 'config' entry")
+    arr = _read_npy(zf, "config.npy", what, budget, ndim=0, kinds="U",
+                    max_bytes=4 * MAX_CONFIG_CHARS)
+    try:
+        config = json.loads(str(arr[()]), parse_float=_finite_float, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{what}: its config is not valid JSON ({type(e).__name__}: "
+                        f"{str(e)[:200]})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise DataError(f"{what}: its config does not say format {FORMAT!r}")
+    return config
+
+
 class AnomalyDetector:
     """Recurrent-autoencoder anomaly detector for a series (N,) or (N, D).
 
@@ -361,9 +449,15 @@ class AnomalyDetector:
         unknown = set(params) - set(self._PARAMS)
         if unknown:
             raise DataError(f"unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMS)}")
+        old = {name: getattr(self, name) for name in params}
         for name, value in params.items():
             setattr(self, name, value)
-        self._check_params()
+        try:
+            self._check_params()
+        except BaseException:  # an invalid value is never left in the detector
+            for name, value in old.items():
+                setattr(self, name, value)
+            raise
         return self
 
     def _check_params(self):
@@ -384,6 +478,8 @@ class AnomalyDetector:
                      "score_batch_size", "score_stride"):
             pos_int(name)
         pos_int("repair", 0)
+        if self.seed is not None:
+            pos_int("seed", 0)
         if self.score_stride > self.window_size:
             raise DataError(f"score_stride ({self.score_stride}) must be at most window_size "
                             f"({self.window_size}): a larger step leaves points that no scored "
@@ -400,7 +496,7 @@ class AnomalyDetector:
         make_scaler(self.scaler)
 
     def _window_threshold(self) -> Threshold:
-        if self.threshold not in THRESHOLD_METHODS:
+        if not isinstance(self.threshold, str) or self.threshold not in THRESHOLD_METHODS:
             raise DataError(f"threshold must be one of {sorted(THRESHOLD_METHODS)}, "
                             f"got {self.threshold!r}")
         pname = THRESHOLD_METHODS[self.threshold][0]
@@ -484,13 +580,24 @@ class AnomalyDetector:
 
         ``threshold`` (window level): a method name, with ``q=`` / ``k=`` / ``contamination=``;
         ``point_threshold``: a spec such as ``"max"`` or ``"percentile:99.9"``.  Returns self.
+        Every value is validated before any is assigned: on an error the detector is unchanged.
         """
         self._check_fitted()
-        if threshold is not None or param:
-            self.set_params(**({"threshold": threshold} if threshold is not None else {}), **param)
+        changes = dict(param)
+        if threshold is not None:
+            changes["threshold"] = threshold
         if point_threshold is not None:
-            self.set_params(point_threshold=point_threshold)
-        self._fit_thresholds()
+            changes["point_threshold"] = point_threshold
+        old = {name: getattr(self, name) for name in changes if name in self._PARAMS}
+        fitted = {name: getattr(self, name) for name in (
+            "threshold_obj_", "threshold_", "point_threshold_obj_", "point_threshold_")}
+        self.set_params(**changes)  # validates first, assigns nothing on an error
+        try:
+            self._fit_thresholds()
+        except BaseException:
+            for name, value in {**old, **fitted}.items():
+                setattr(self, name, value)
+            raise
         return self
 
     # ------------------------------------------------------------------ scoring
@@ -553,7 +660,9 @@ class AnomalyDetector:
         """Write the fitted detector to ``path`` (.npz: weights as arrays + one JSON config).
 
         No pickle: :meth:`load` reads it with ``allow_pickle=False``.  A numpy-backend detector
-        reloads bit-identically (same weights, scaler and thresholds, so the same scores).
+        reloads bit-identically (same weights, scaler and thresholds, so the same scores).  The
+        file is written to an exclusive temporary file beside ``path`` and renamed
+        (:func:`npae.io.atomic_file`): an existing file is replaced whole or not at all.
         """
         self._check_fitted()
         from . import __version__
@@ -571,72 +680,117 @@ class AnomalyDetector:
         arrays["decision_scores"] = np.asarray(self.decision_scores_, dtype=np.float64)
         arrays["train_point_scores"] = np.asarray(self.train_point_scores_, dtype=np.float64)
         arrays["config"] = np.array(json.dumps(config))
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
+        with atomic_file(os.fspath(path), "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path) -> "AnomalyDetector":
-        """Read a detector written by :meth:`save`; a bad or foreign file raises DataError."""
+        """Read a detector written by :meth:`save`; a bad, foreign or hostile file raises
+        :class:`~npae.errors.DataError` (never another exception, never unbounded memory).
+
+        Only the members the format defines are read (``config``, ``decision_scores``,
+        ``train_point_scores`` and ``model/<key>`` for the model's own keys); each ``.npy``
+        header is checked (dtype, shape against the config) before its data is inflated, and
+        everything inflated together is capped at ``LOAD_INFLATION`` times the file's size.
+        The config's sizes are checked against the file before the model is built, and every
+        value is validated here (scaler statistics, thresholds, scores, finite weights) rather
+        than failing later on the user's data.
+        """
         path = os.fspath(path)
         what = f"{path} is not a saved npae detector"
+        magic = b""
         try:
-            f = np.load(path, allow_pickle=False)
-            if not hasattr(f, "files"):
-                raise DataError(f"{what} (it is a single .npy array, not an .npz archive)")
-            with f:
-                arrays = {k: f[k] for k in f.files}
+            size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                magic = fh.read(6)
+            zf = zipfile.ZipFile(path)
         except FileNotFoundError:
             raise DataError(f"no such detector file: {path}") from None
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        except IsADirectoryError:
+            raise DataError(f"{path} is a folder; pass the .npz file AnomalyDetector.save "
+                            f"wrote") from None
+        except _PARSE_ERRORS as e:
+            if magic == b"\x93NUMPY":
+                raise DataError(f"{what} (it is a single .npy array, not an .npz archive)") from None
             raise DataError(f"{what} or is damaged ({type(e).__name__}: {e}); save it again with "
                             f"AnomalyDetector.save") from None
-        if "config" not in arrays or arrays["config"].dtype.kind != "U" or arrays["config"].ndim:
-            raise DataError(f"{what}: it has no JSON 'config' entry")
         try:
-            config = json.loads(str(arrays["config"]))
-        except json.JSONDecodeError as e:
-            raise DataError(f"{what}: its config is not valid JSON ({e})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise DataError(f"{what}: its config does not say format {FORMAT!r}")
+            with zf:
+                return cls._load_members(zf, path, what, _Budget(size))
+        except DataError:
+            raise
+        except (NpaeError, *_PARSE_ERRORS) as e:
+            raise DataError(f"{what} or is damaged ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _load_members(cls, zf, path, what, budget) -> "AnomalyDetector":
+        config = _read_config(zf, what, budget)
         version = config.get("format_version")
         if version != FORMAT_VERSION:
             raise DataError(
                 f"{path} was saved in detector format version {version!r} (npae "
                 f"{config.get('npae_version', '?')}); this npae reads version {FORMAT_VERSION}. "
                 f"Load it with the npae version that saved it, or retrain and save again")
+        for key in ("params", "n_features_in", "scaler", "threshold", "point_threshold",
+                    "history", "model_keys"):
+            if key not in config:
+                raise DataError(f"{what} or is damaged (its config has no {key!r})")
+        params = config["params"]
+        if not isinstance(params, dict) or set(params) - set(cls._PARAMS):
+            raise DataError(f"{what} or is damaged (its config's params are not "
+                            f"AnomalyDetector's: {sorted(set(params) - set(cls._PARAMS))})"
+                            if isinstance(params, dict) else f"{what}: params is not a dict")
+        det = cls(**params)  # validates every parameter (DataError)
+        D = config["n_features_in"]
+        if isinstance(D, bool) or not isinstance(D, int) or D < 1:
+            raise DataError(f"{what} or is damaged (n_features_in must be a positive integer, "
+                            f"got {D!r:.40})")
+        # the weights the config implies, before building the model: at least weight_hh (H, H),
+        # the input weights (H, D) and the latent layer (L, H), whatever the cell
+        H, L = det.hidden_size, det.latent_size
+        need = (H * H + H * D + L * H) * np.dtype(det.dtype).itemsize
+        budget.check(need, f"{what}: its config declares a model (n_features_in={D}, "
+                           f"hidden_size={H}, latent_size={L}) of at least {need} bytes of weights")
+        det.n_features_in_ = D
+        det.scaler_ = scaler_from_dict(config["scaler"])
+        det.scaler_.check_shape(D, det.window_size)
+        det.history_ = History.from_dict(config["history"])
+        det.threshold_obj_ = Threshold.from_dict(config["threshold"])
+        det.point_threshold_obj_ = Threshold.from_dict(config["point_threshold"])
+        det.threshold_ = det.threshold_obj_.value_
+        det.point_threshold_ = det.point_threshold_obj_.value_
+        if det.threshold_ is None or det.point_threshold_ is None:
+            raise DataError(f"{what}: its thresholds are missing")
+        model = det._build_model(D)
+        if is_torch_model(model):
+            shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        else:
+            shapes = {k: p.data.shape for k, p in model.named_parameters()}
+        stored = sorted(n[len("model/"):-len(".npy")] for n in zf.namelist()
+                        if n.startswith("model/") and n.endswith(".npy"))
+        if config["model_keys"] != list(shapes) or stored != sorted(shapes):
+            raise DataError(f"{what} or is damaged (the weights stored do not match a "
+                            f"{det.cell} autoencoder's: {', '.join(shapes)})")
+        state = {k: _read_npy(zf, f"model/{k}.npy", what, budget, shape=shapes[k], kinds="f")
+                 for k in shapes}
+        for name in ("decision_scores", "train_point_scores"):
+            scores = _read_npy(zf, f"{name}.npy", what, budget, ndim=1, kinds="f")
+            if scores.size == 0 or not np.isfinite(scores).all():
+                raise DataError(f"{what}: its {name} are empty or hold NaN or infinity")
+            setattr(det, f"{name}_", scores.astype(np.float64))
         try:
-            det = cls(**config["params"])
-            det.n_features_in_ = int(config["n_features_in"])
-            det.scaler_ = scaler_from_dict(config["scaler"])
-            det.history_ = History.from_dict(config["history"])
-            det.decision_scores_ = np.asarray(arrays["decision_scores"], dtype=np.float64)
-            det.train_point_scores_ = np.asarray(arrays["train_point_scores"], dtype=np.float64)
-            state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-            if sorted(state) != sorted(config["model_keys"]):
-                raise DataError("the weights stored do not match the config's list")
-            model = det._build_model(det.n_features_in_)
             if is_torch_model(model):
                 import torch
 
+                from .module import check_state_values
+
+                check_state_values(state, {k: np.dtype(det.dtype) for k in state})
                 model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
             else:
                 model.load_state_dict(state)
-            det.model_ = model
-            det.threshold_obj_ = Threshold.from_dict(config["threshold"])
-            det.point_threshold_obj_ = Threshold.from_dict(config["point_threshold"])
-            det.threshold_ = det.threshold_obj_.value_
-            det.point_threshold_ = det.point_threshold_obj_.value_
-        except (KeyError, TypeError, ValueError, RuntimeError, StateDictError) as e:
-            detail = f"missing entry {e}" if isinstance(e, KeyError) and not isinstance(e, StateDictError) else str(e)
-            raise DataError(f"{what} or is damaged ({detail})") from None
-        for name, arr in state.items():
-            if not np.isfinite(arr).all():
-                raise DataError(f"{what}: weight {name!r} holds NaN or infinity")
-        if det.threshold_ is None or det.point_threshold_ is None:
-            raise DataError(f"{what}: its thresholds are missing")
+        except (StateDictError, NonFiniteError) as e:
+            raise DataError(f"{what} or is damaged ({e})") from None
+        det.model_ = model
         return det
 
     def __repr__(self):

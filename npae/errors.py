@@ -30,6 +30,16 @@ class DataError(NpaeError, ValueError):
     """A series, a CSV file or a configuration value cannot be used as given."""
 
 
+class InvalidTypeError(NpaeError, TypeError):
+    """An argument or an array has a type npae cannot use: text, object or complex data given to
+    a model, a size that is not an integer, a dtype other than float32 / float64."""
+
+
+class OutputError(DataError):
+    """An output file cannot be written where it was asked (a folder in the way, a missing or
+    read-only folder, a path that is one of the inputs); nothing was left half-written."""
+
+
 class NotFittedError(NpaeError, RuntimeError):
     """A method that needs a trained detector (or a forward pass) was called too early."""
 

@@ -14,7 +14,7 @@ Forward and backward (numbered as in ``docs/bptt.md``)::
 
 import numpy as np
 
-from ._checks import as_array, check_last_dim
+from ._checks import as_array, check_last_dim, check_sizes
 from .errors import ShapeError
 from .init import linear_bound, uniform
 from .module import Module, Parameter, as_float_dtype, as_generator
@@ -59,6 +59,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, seed=None, rng=None):
         super().__init__()
+        check_sizes(in_features=in_features, out_features=out_features)
         dtype = as_float_dtype(dtype)
         rng = as_generator(seed, rng)
         self.in_features, self.out_features = int(in_features), int(out_features)

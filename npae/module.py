@@ -16,26 +16,55 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from .errors import NotFittedError, StateDictError
+from .errors import DataError, InvalidTypeError, NotFittedError, StateDictError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def as_float_dtype(dtype) -> np.dtype:
-    """Return ``dtype`` as a NumPy float32/float64 dtype, or raise ``TypeError``."""
-    dt = np.dtype(dtype)
+    """Return ``dtype`` as a NumPy float32/float64 dtype, or raise :class:`InvalidTypeError`
+    (a ``TypeError``)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
     if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        raise InvalidTypeError(f"dtype must be float32 or float64 (np.float32, 'float64', ...), "
+                               f"got {dtype!r}")
     return dt
 
 
 def as_generator(seed=None, rng=None) -> np.random.Generator:
-    """One source of randomness: an explicit ``Generator``, else a new one from ``seed``."""
+    """One source of randomness: an explicit ``Generator``, else a new one from ``seed``
+    (None, or an integer >= 0)."""
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+            raise InvalidTypeError(f"rng must be a numpy.random.Generator, got "
+                                   f"{type(rng).__name__}")
         return rng
+    if seed is not None and not isinstance(seed, np.random.SeedSequence):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise InvalidTypeError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if seed < 0:
+            raise DataError(f"seed must be None or an integer >= 0, got {seed}")
     return np.random.default_rng(seed)
+
+
+def check_state_values(state, dtypes) -> None:
+    """Raise :class:`StateDictError` if an entry of ``state`` holds NaN or infinity, or would
+    once cast to ``dtypes[name]`` (float64 1e39 becomes inf in float32)."""
+    for name, value in state.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise StateDictError(f"state dict entry '{name}' holds NaN or infinity; a model with "
+                                 f"such weights returns NaN: load finite weights")
+        dt = np.dtype(dtypes[name])
+        if arr.dtype.kind in "fiu" and arr.size and dt.kind == "f" and dt.itemsize < 8:
+            big = float(np.max(np.abs(arr)))
+            if big > float(np.finfo(dt).max):
+                raise StateDictError(f"state dict entry '{name}' holds {big:.3g}, beyond "
+                                     f"{dt}'s range (max {float(np.finfo(dt).max):.3g}); it "
+                                     f"would become infinity in this {dt} model")
 
 
 class Parameter:
@@ -133,7 +162,9 @@ class Module:
 
         Accepts NumPy arrays or anything ``numpy.asarray`` understands (torch CPU tensors
         included).  A float array of another precision is cast to the model's dtype, as torch's
-        ``load_state_dict`` does.  Nothing is modified unless every entry is valid.
+        ``load_state_dict`` does; NaN or infinity, or a value the cast would make infinite, is
+        refused (torch loads it, and the model silently returns NaN).  Nothing is modified unless
+        every entry is valid.
         """
         if not isinstance(state_dict, Mapping):
             raise StateDictError(
@@ -171,7 +202,9 @@ class Module:
                     f"state dict entry '{name}' has shape {arr.shape}; "
                     f"this model needs {p.data.shape}"
                 )
-            staged[name] = arr.astype(p.data.dtype, copy=False)
+            staged[name] = arr
+        check_state_values(staged, {name: own[name].data.dtype for name in staged})
+        staged = {name: arr.astype(own[name].data.dtype, copy=False) for name, arr in staged.items()}
         for name, arr in staged.items():
             own[name].data[...] = arr
 

@@ -102,6 +102,7 @@ def _styled(func):
             "figure.titlesize": STYLE["title_size"] + 1,
             "axes.titlelocation": "left",
             "legend.framealpha": 0.85,
+            "text.parse_math": False,  # labels are data (column names): "$" is a dollar sign
         }
         with matplotlib.rc_context(rc):
             return func(*args, **kwargs)

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from ._checks import as_array, check_last_dim
+from ._checks import as_array, check_last_dim, check_sizes
 from .errors import ShapeError
 from .init import recurrent_bound, uniform
 from .module import Module, Parameter, as_float_dtype, as_generator
@@ -294,10 +294,7 @@ class RecurrentLayer(Module):
             )
         if proj_size:
             raise NotImplementedError(f"npae.{name} does not implement proj_size (got {proj_size})")
-        if int(input_size) < 1 or int(hidden_size) < 1:
-            raise ValueError(
-                f"input_size and hidden_size must be positive integers, got {input_size} and {hidden_size}"
-            )
+        check_sizes(input_size=input_size, hidden_size=hidden_size)
         if impl not in self.impls:
             raise ValueError(f"impl must be one of {self.impls}, got {impl!r}")
         dtype = as_float_dtype(dtype)

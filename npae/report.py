@@ -31,17 +31,15 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from . import plots
 from .errors import DataError
+from .io import atomic_write, make_output_dir
 
 __all__ = ["FigureSpec", "plan_figures", "figure_bytes", "render_html", "write_report"]
 
@@ -491,40 +489,18 @@ def render_html(run, images, *, figures=True) -> str:
 
 
 # ---------------------------------------------------------------------------- writing
-def _atomic_write(path: Path, data: bytes):
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    if path.is_dir():
-        raise DataError(f"cannot write {path}: a folder of that name exists; remove it or choose "
-                        "another output folder")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def write_report(out_dir, run, fmt="png", figures=True, *, dpi=None) -> dict:
+def write_report(out_dir, run, fmt="png", figures=True, *, dpi=None, protect=()) -> dict:
     """Draw every applicable figure of ``run`` into ``out_dir`` and write ``report.html`` there.
 
     Files: ``NN_<key>.<fmt>`` per figure (NN = position in the report) and ``report.html``; each
     is written to a temporary file and renamed, and nothing is written outside ``out_dir``
-    (created if missing).  ``figures=False`` writes only the page (settings and metrics).
+    (created if missing), nor over a file in ``protect`` (the inputs).  ``figures=False``
+    writes only the page (settings and metrics).
     Returns ``{key: Path}`` of everything written, the page under ``"report"``.
     """
     fmt = _check_format(fmt)
     _check_run(run)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"output folder {out} is a file; pass a folder path with --out")
-    out.mkdir(parents=True, exist_ok=True)
-    out = out.resolve()
+    out = make_output_dir(out_dir, what="output folder").resolve()
     written, images = {}, {}
     if figures:
         for i, spec in enumerate(plan_figures(run), 1):
@@ -534,10 +510,10 @@ def write_report(out_dir, run, fmt="png", figures=True, *, dpi=None) -> dict:
             path = out / f"{i:02d}_{spec.key}.{fmt}"
             if path.parent != out:  # keys are sanitised; this is a last guard
                 raise DataError(f"refusing to write {path} outside {out}")
-            _atomic_write(path, data)
+            atomic_write(path, data, protect=protect)
             written[spec.key] = path
             images[spec.key] = data
     page = out / "report.html"
-    _atomic_write(page, render_html(run, images, figures=figures).encode("utf-8"))
+    atomic_write(page, render_html(run, images, figures=figures), protect=protect)
     written["report"] = page
     return written

@@ -20,6 +20,7 @@ add up at step T.  The cache stores ``h`` as one array ``(T+1, B, H)`` with ``h[
 
 import numpy as np
 
+from ._checks import check_choice
 from .functional import ACTIVATIONS
 from .recurrent import (RecurrentLayer, buffer, input_projection, input_projection_backward,
                         stop_if_underflowed, underflow_threshold)
@@ -203,8 +204,7 @@ class RNN(RecurrentLayer):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32,
                  seed=None, rng=None, impl="vectorized"):
-        if nonlinearity not in ACTIVATIONS:
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice("nonlinearity", nonlinearity, tuple(ACTIVATIONS))
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype=dtype, seed=seed, rng=rng, impl=impl)
         self.nonlinearity = nonlinearity

@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..io import atomic_write, make_output_dir
 
 
 def output_dir(path, *, protect=()) -> Path:
     """``path`` as a folder (created), refusing an existing file or a folder in ``protect``."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {path} is an existing file; pass a folder (it will be created)")
-    for p in protect:
-        if Path(p).resolve() == out.resolve():
-            raise DataError(f"--out {path} would overwrite the input; choose another folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return make_output_dir(path, protect=protect)
 
 
 def write_file(path: Path, text: str, *, protect=()) -> None:
-    """Write ``text`` atomically to ``path``, never over one of the ``protect`` files."""
-    path = Path(path)
-    for p in protect:
-        if Path(p).resolve() == path.resolve():
-            raise DataError(f"refusing to overwrite the input file {p}; choose another --out")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``text`` atomically to ``path`` (:func:`npae.io.atomic_write`), never over one of
+    the ``protect`` files."""
+    atomic_write(path, text, protect=protect)
 
 
 def _jsonable(v):
@@ -85,7 +72,7 @@ def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=
     }
 
 
-def write_figures(out_dir, run, args) -> list:
+def write_figures(out_dir, run, args, *, protect=()) -> list:
     """Figures + report.html via :mod:`npae.report`, unless ``--no-figures``; the paths written.
 
     Skipped silently when npae.report is not there; with a note when matplotlib is missing.
@@ -99,7 +86,7 @@ def write_figures(out_dir, run, args) -> list:
             return []
         raise
     try:
-        written = report.write_report(out_dir, run, fmt=args.format)
+        written = report.write_report(out_dir, run, fmt=args.format, protect=protect)
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] == "matplotlib":
             print("npae: figures skipped: matplotlib is not installed (pip install 'npae[cli]')",

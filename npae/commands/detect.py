@@ -15,28 +15,27 @@ all rows.  Writes to ``--out``:
 
 from __future__ import annotations
 
-import csv
-import math
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
-from ..errors import DataError, import_reference
+from ..errors import DataError, OutputError, import_reference
+from ..io import FILLS, MISSING, TIME_NAMES, atomic_file, read_series  # noqa: F401 (re-exported)
 from ..metrics import evaluate, events, tutorial_metric
 from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
                       show_progress, write_figures, write_file)
+
+# what detect may write into --out: checked against the input before anything is written
+OUTPUT_NAMES = ("scores.csv", "summary.json", "report.html")
+FIGURE_NAME = re.compile(r"\d\d_.+\.(png|svg)")
 
 HELP = "train on the start of a CSV series and flag anomalous rows"
 DESCRIPTION = ("Train an RNN/LSTM autoencoder on the first rows of a CSV series (with a header; "
                "numeric columns are the values, a timestamp column is optional) and write "
                "scores.csv and summary.json with a score and a flag per row.")
-
-MISSING = {"", "nan", "na", "n/a", "null", "none", "-"}
-FILLS = ("ffill", "interpolate", "drop")
-# columns never taken as values unless named with --column (numeric epoch times are common)
-TIME_NAMES = {"timestamp", "time", "date", "datetime", "index", "row", "t"}
 
 
 def add_arguments(parser):
@@ -87,159 +86,13 @@ def add_arguments(parser):
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading the CSV
+# Reading the CSV (streamed into typed arrays by npae.io)
 # ---------------------------------------------------------------------------------------------
 
-def _float(cell):
-    """A cell as a float; NaN for a missing cell; None for text."""
-    text = cell.strip()
-    if text.lower() in MISSING:
-        return math.nan
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else math.nan
-
-
-def read_table(path):
-    """``(header, rows)`` of a CSV file, with clear errors for what cannot be a table."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"no such file: {path}")
-    if p.is_dir():
-        raise DataError(f"{path} is a folder; pass a CSV file")
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            sample = f.read(65536)
-            f.seek(0)
-            try:
-                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-            except csv.Error:
-                dialect = csv.excel
-            rows = [r for r in csv.reader(f, dialect)]
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not a UTF-8 text file; pass a CSV file") from None
-    except csv.Error as e:
-        raise DataError(f"{path} is not a readable CSV file ({e})") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise DataError(f"{path} is empty; it needs a header row and data rows")
-    header = [h.strip() for h in rows[0]]
-    if all(_float(h) is not None and h.strip() for h in header):
-        raise DataError(f"{path} has no header row (its first line is numbers); add one, "
-                        f"e.g. 'timestamp,value'")
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"{path}: the header repeats the column name(s) {dup}; names must be unique")
-    data = rows[1:]
-    if not data:
-        raise DataError(f"{path} has a header but no data rows")
-    for i, r in enumerate(data):
-        if len(r) != len(header):
-            raise DataError(f"{path}: row {i} (line {i + 2}) has {len(r)} fields, the header has "
-                            f"{len(header)}")
-    return header, data
-
-
-def _column(data, j):
-    return [_float(r[j]) for r in data]
-
-
-def select_columns(path, header, data, names, labels):
-    """The value column indices: the named ones, or every numeric column except the labels."""
-    if labels is not None and labels not in header:
-        raise DataError(f"{path}: no column {labels!r} for --labels (columns: {', '.join(header)})")
-    if names:
-        wanted = [n.strip() for spec in names for n in spec.split(",") if n.strip()]
-        unknown = [n for n in wanted if n not in header]
-        if unknown:
-            raise DataError(f"{path}: no column {unknown[0]!r} (columns: {', '.join(header)})")
-        if labels in wanted:
-            raise DataError(f"column {labels!r} cannot be both a value (--column) and --labels")
-        cols = [header.index(n) for n in wanted]
-        for j in cols:
-            _check_numeric(path, header, data, j, strict=True)
-        return cols
-    cols = []
-    for j, name in enumerate(header):
-        if name == labels or name.lower() in TIME_NAMES:
-            continue
-        if _check_numeric(path, header, data, j, strict=False):
-            cols.append(j)
-    if not cols:
-        raise DataError(f"{path} has no numeric column (columns: {', '.join(header)}); it needs at "
-                        f"least one column of numbers, or name one with --column")
-    return cols
-
-
-def _check_numeric(path, header, data, j, strict):
-    """Whether column j holds numbers.  A mostly numeric column with a text cell is an error
-    (so a typo is not silently dropped); with ``strict`` any text cell is."""
-    values = _column(data, j)
-    text = [i for i, v in enumerate(values) if v is None]
-    numbers = sum(1 for v in values if v is not None and not math.isnan(v))
-    if not text and numbers:
-        return True
-    if strict or (text and numbers > len(text)):
-        if not text:
-            raise DataError(f"{path}: column {header[j]!r} has no numbers (all cells empty)")
-        i = text[0]
-        raise DataError(f"{path}: column {header[j]!r} has a non-numeric value "
-                        f"{data[i][j].strip()!r} at row {i} (line {i + 2}); fix it or empty it "
-                        f"(then use --fill)")
-    return False
-
-
-def _fill(values, how):
-    """Fill NaNs of one column (N,) by forward fill or linear interpolation (ends: nearest)."""
-    ok = ~np.isnan(values)
-    idx = np.arange(len(values))
-    if how == "interpolate":
-        return np.interp(idx, idx[ok], values[ok])
-    last = np.maximum.accumulate(np.where(ok, idx, -1))
-    first = np.flatnonzero(ok)[0]
-    last[last < 0] = first  # leading gap: the first value (back-fill)
-    return values[last]
-
-
 def load_series(path, names=None, labels=None, fill=None):
-    """``(values (N, D), value_names, label_mask or None, rows (N,) original row numbers)``."""
-    header, data = read_table(path)
-    cols = select_columns(path, header, data, names, labels)
-    values = np.array([[_float(r[j]) for j in cols] for r in data], dtype=np.float64)
-    value_names = [header[j] for j in cols]
-    lab = None
-    if labels is not None:
-        j = header.index(labels)
-        raw = [r[j].strip().lower() for r in data]
-        mapping = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
-        bad = [i for i, v in enumerate(raw) if v not in mapping]
-        if bad:
-            i = bad[0]
-            raise DataError(f"{path}: --labels column {labels!r} must hold 0 or 1; row {i} "
-                            f"(line {i + 2}) has {data[i][j].strip()!r}")
-        lab = np.array([mapping[v] for v in raw], dtype=bool)
-    rows = np.arange(len(data))
-    missing = np.isnan(values)
-    if missing.any():
-        if fill is None:
-            i, k = (int(v) for v in np.argwhere(missing)[0])
-            raise DataError(
-                f"{path}: {int(missing.sum())} empty or NaN cell(s) in the value column(s), the "
-                f"first at row {i} (line {i + 2}), column {value_names[k]!r}; fill them with "
-                f"--fill ffill, --fill interpolate or --fill drop")
-        empty = [value_names[k] for k in range(len(cols)) if missing[:, k].all()]
-        if empty:
-            raise DataError(f"{path}: column {empty[0]!r} has no value at all; drop it or name "
-                            f"the value columns with --column")
-        if fill == "drop":
-            keep = ~missing.any(axis=1)
-            values, rows = values[keep], rows[keep]
-            lab = None if lab is None else lab[keep]
-        else:
-            values = np.column_stack([_fill(values[:, k], fill) for k in range(values.shape[1])])
-    return values, value_names, lab, rows
+    """``(values (N, D), value_names, label_mask or None, rows (N,) original row numbers)``:
+    :func:`npae.io.read_series`."""
+    return tuple(read_series(path, names, labels, fill))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,14 +121,45 @@ def _check_args(args):
         raise DataError(f"--clip must be positive, got {args.clip}")
     if not args.lr > 0:
         raise DataError(f"--lr must be positive, got {args.lr}")
+    if args.seed < 0:
+        raise DataError(f"--seed must be >= 0, got {args.seed}")
     parse_threshold(args.threshold)
     if args.backend == "torch":  # before reading and training, not after
         import_reference("--backend torch")
 
 
+def _check_outputs(src: Path, out: Path, figures: bool) -> None:
+    """Refuse, before anything is read or written, an --out where detect would write over the
+    input: the input (or what it links to) inside --out under a name detect writes."""
+    if not src.exists() or not out.is_dir():
+        return
+    real = src.resolve()
+    candidates = [out / name for name in OUTPUT_NAMES]
+    if figures and real.parent == out.resolve() and FIGURE_NAME.fullmatch(real.name):
+        candidates.append(out / real.name)
+    for path in candidates:
+        if path.resolve() == real or (path.exists() and path.samefile(src)):
+            raise OutputError(f"--out {out} would overwrite the input file {src} with "
+                              f"{path.name}; choose another --out")
+
+
+def _write_scores(path, d, rows, names, protect, chunk=65536):
+    """scores.csv, streamed in chunks of rows (never the whole table as text in memory)."""
+    with atomic_file(path, "w", protect=protect, newline="") as f:
+        f.write("row,score,flag," + ",".join(f"error_{_csv_name(n)}" for n in names) + "\n")
+        for s in range(0, len(rows), chunk):
+            part = slice(s, s + chunk)
+            f.writelines(
+                f"{r},{p:.6g},{int(g)}," + ",".join(f"{v:.6g}" for v in e) + "\n"
+                for r, p, g, e in zip(rows[part].tolist(), d.point_scores[part].tolist(),
+                                      d.point_flags[part].tolist(), d.feature_errors[part].tolist()))
+
+
 def run(args) -> int:
     _check_args(args)
     src = Path(args.file)
+    protect = (src,)
+    _check_outputs(src, Path(args.out), not args.no_figures)
     values, names, labels, rows = load_series(args.file, args.column, args.labels, args.fill)
     N, D = values.shape
     T = args.window
@@ -292,11 +176,6 @@ def run(args) -> int:
         raise DataError(f"the training part has {n_train} rows, fewer than one window "
                         f"(--window {T}); train on more rows (--train-rows / --train-fraction) "
                         f"or use a smaller --window")
-    protect = (src,)
-    for name in ("scores.csv", "summary.json", "report.html"):
-        if (Path(args.out) / name).resolve() == src.resolve():
-            raise DataError(f"--out {args.out} would overwrite the input file {args.file} with "
-                            f"{name}; choose another --out")
     out = output_dir(args.out, protect=protect)
 
     det = AnomalyDetector(cell=args.cell, window_size=T, hidden_size=args.hidden,
@@ -328,12 +207,7 @@ def run(args) -> int:
         metrics = model_metrics(det.backend, det.history_, tut, point)
         metrics["point_metric"]["point_adjusted_f1"] = point["point_adjusted_f1"]
 
-    # scores.csv: never over the input file
-    lines = ["row,score,flag," + ",".join(f"error_{_csv_name(n)}" for n in names)]
-    for i in range(N):
-        errs = ",".join(f"{v:.6g}" for v in d.feature_errors[i])
-        lines.append(f"{int(rows[i])},{d.point_scores[i]:.6g},{int(flags[i])},{errs}")
-    write_file(out / "scores.csv", "\n".join(lines) + "\n", protect=protect)
+    _write_scores(out / "scores.csv", d, rows, names, protect)  # never over the input file
 
     settings = {
         "file": str(args.file), "columns": names, "rows": int(N), "train_rows": int(n_train),
@@ -378,7 +252,7 @@ def run(args) -> int:
             "labels": labels, "window_size": T, "stride": args.score_stride,
             "models": {args.cell: model_entry(det, d, metrics)},
         }
-        write_figures(out, run_dict, args)
+        write_figures(out, run_dict, args, protect=protect)
     print(f"wrote {out / 'scores.csv'} and {out / 'summary.json'}")
     return 0
 
