@@ -217,10 +217,13 @@ def test_4_ctrl_c_during_a_run_is_exit_130(tmp_path):
 
     src = tmp_path / "s.csv"
     _csv(src, 400)
+    # far more epochs than can finish; SIGINT once the command has printed its first line (its
+    # imports are done and it is reading or training), however fast or loaded the machine is
     p = subprocess.Popen([str(_console_script()), "detect", str(src), "--out", str(tmp_path / "o"),
-                          "--epochs", "200", "--quiet", "--no-figures"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+                          "--epochs", "1000000", "--quiet", "--no-figures"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("npae detect:")
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
