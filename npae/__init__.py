@@ -12,6 +12,7 @@ from .autoencoder import LSTMAutoencoder, RNNAutoencoder
 from .detector import AnomalyDetector, Detection
 from .errors import NpaeError
 from .gradcheck import gradcheck, gradcheck_module
+from .gru import GRU
 from .linear import Linear
 from .losses import MSELoss
 from .lstm import LSTM
@@ -25,7 +26,7 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "LSTM", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
+    "RNN", "LSTM", "GRU", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
     "Adam", "SGD", "Optimizer", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
     "AnomalyDetector", "Detection", "fit", "History", "Trace",

@@ -424,7 +424,7 @@ def lstm_backward(dy, dh_n, dc_n, cache):
 
 
 class LSTM(RecurrentLayer):
-    r"""``torch.nn.LSTM`` (one layer) in NumPy.
+    r"""``torch.nn.LSTM`` in NumPy.
 
     PyTorch's equations, for each element of the input sequence::
 
@@ -436,11 +436,12 @@ class LSTM(RecurrentLayer):
         h_t = o_t ⊙ tanh(c_t)
 
     Parameters: ``weight_ih_l0 (4H, D)`` = [W_ii | W_if | W_ig | W_io] stacked by rows,
-    ``weight_hh_l0 (4H, H)``, ``bias_ih_l0 (4H,)``, ``bias_hh_l0 (4H,)``, all ~ U(-1/√H, 1/√H).
+    ``weight_hh_l0 (4H, H)``, ``bias_ih_l0 (4H,)``, ``bias_hh_l0 (4H,)``, all ~ U(-1/√H, 1/√H);
+    ``_l{k}`` / ``_reverse`` ones with ``num_layers`` / ``bidirectional``, as torch.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(1, B, H)``.  Returns ``output`` (layout of ``x``,
-    last axis H) and ``(h_n, c_n)``.
+    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(N·K, B, H)``.  Returns ``output`` (layout of ``x``,
+    last axis K·H) and ``(h_n, c_n)``.
 
     ``backward(grad_output, grad_state=None)`` with ``grad_state = (grad_h_n, grad_c_n)`` (any of
     them may be ``None``): accumulates every parameter's ``.grad`` and returns
@@ -450,6 +451,7 @@ class LSTM(RecurrentLayer):
     """
 
     n_gates = 4
+    n_states = 2
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, dtype=np.float32, seed=None,
@@ -457,35 +459,33 @@ class LSTM(RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype, seed=seed, rng=rng, impl=impl)
 
+    def _functions(self):
+        fwd, bwd = (lstm_forward, lstm_backward) if self.impl == "vectorized" else (lstm_forward_loop, lstm_backward_loop)
+
+        def forward(x, states, params):
+            return fwd(x, states[0], states[1], params)
+
+        def backward(dy, dstates, cache):
+            return bwd(dy, dstates[0], dstates[1], cache)
+
+        return forward, backward
+
     def forward(self, x, hx=None):
-        """(1)–(7): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx = (h_0, c_0)``, each
-        ``(1, B, H)``, or None → ``output`` (layout of x, last axis H), ``(h_n, c_n)``."""
-        x, batched = self._time_major_input(x)
-        B = x.shape[1]
+        """(1)–(7), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
+        ``hx = (h_0, c_0)``, each ``(N·K, B, H)``, or None → ``output`` (layout of x, last axis
+        K·H), ``(h_n, c_n)``."""
         if hx is None:
             hx = (None, None)
         elif not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError("LSTM hx must be a tuple (h_0, c_0), each of shape (1, B, H)")
-        h0 = self._state(hx[0], B, batched, "h_0")
-        c0 = self._state(hx[1], B, batched, "c_0")
-        fwd = lstm_forward if self.impl == "vectorized" else lstm_forward_loop
-        y, (h_n, c_n), cache = fwd(x, h0, c0, self.params())
-        self._cache = (cache, batched)
-        return self._user_layout(y, batched), (self._state_out(h_n, batched),
-                                               self._state_out(c_n, batched))
+            raise TypeError("LSTM hx must be a tuple (h_0, c_0), each of shape (num_layers·num_directions, B, H)")
+        y, (h_n, c_n) = self._run(x, list(hx))
+        return y, (h_n, c_n)
 
     def backward(self, grad_output, grad_state=None):
-        """(7')–(1'), (P'): gradients of ``output`` and ``(h_n, c_n)`` (any may be None) →
-        ``(grad_input, (grad_h0, grad_c0))``; accumulates every parameter's ``.grad``."""
-        cache, batched = self._take_cache()
-        B = cache["x"].shape[1]
-        dy = self._grad_output(grad_output, cache["x"], batched)
+        """(7')–(1'), (P'), layer after layer (S2')–(S1'): gradients of ``output`` and
+        ``(h_n, c_n)`` (any may be None) → ``(grad_input, (grad_h0, grad_c0))``; accumulates every
+        parameter's ``.grad``."""
         if grad_state is None:
             grad_state = (None, None)
-        dh_n = self._grad_state(grad_state[0], B, batched, "grad_h_n")
-        dc_n = self._grad_state(grad_state[1], B, batched, "grad_c_n")
-        bwd = lstm_backward if self.impl == "vectorized" else lstm_backward_loop
-        dx, (dh0, dc0), grads = bwd(dy, dh_n, dc_n, cache)
-        self._accumulate(grads)
-        return self._user_layout(dx, batched), (self._state_out(dh0, batched),
-                                                self._state_out(dc0, batched))
+        dx, (dh0, dc0) = self._run_backward(grad_output, list(grad_state))
+        return dx, (dh0, dc0)

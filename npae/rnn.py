@@ -178,18 +178,20 @@ def rnn_backward(dy, dh_n, cache):
 
 
 class RNN(RecurrentLayer):
-    r"""``torch.nn.RNN`` (one layer) in NumPy.
+    r"""``torch.nn.RNN`` in NumPy.
 
     PyTorch's equation, for each element of the input sequence::
 
         h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)
 
     (or relu with ``nonlinearity="relu"``).  Parameters: ``weight_ih_l0 (H, D)``,
-    ``weight_hh_l0 (H, H)``, ``bias_ih_l0 (H,)``, ``bias_hh_l0 (H,)``, all ~ U(-1/√H, 1/√H).
+    ``weight_hh_l0 (H, H)``, ``bias_ih_l0 (H,)``, ``bias_hh_l0 (H,)``, all ~ U(-1/√H, 1/√H);
+    with ``num_layers`` N > 1 also ``_l1`` … ``_l{N-1}``, with ``bidirectional=True`` the
+    ``_reverse`` ones (K = 2 directions), as torch; ``dropout`` between layers in training mode.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx (1, B, H)``.  Returns ``output (T, B, H)`` (same layout as ``x``) and
-    ``h_n (1, B, H)``.
+    ``(T, D)``; ``hx (N·K, B, H)``.  Returns ``output (T, B, K·H)`` (same layout as ``x``) and
+    ``h_n (N·K, B, H)``.
 
     ``backward(grad_output, grad_h_n=None)``: gradients of the loss w.r.t. ``output`` and ``h_n``
     (either may be ``None``).  Accumulates every parameter's ``.grad`` and returns
@@ -209,26 +211,33 @@ class RNN(RecurrentLayer):
                          bidirectional, dtype=dtype, seed=seed, rng=rng, impl=impl)
         self.nonlinearity = nonlinearity
 
+    n_states = 1
+
+    def _functions(self):
+        fwd, bwd = (rnn_forward, rnn_backward) if self.impl == "vectorized" else (rnn_forward_loop, rnn_backward_loop)
+        nl = self.nonlinearity
+
+        def forward(x, states, params):
+            y, h_n, cache = fwd(x, states[0], params, nl)
+            return y, (h_n,), cache
+
+        def backward(dy, dstates, cache):
+            dx, dh0, grads = bwd(dy, dstates[0], cache)
+            return dx, (dh0,), grads
+
+        return forward, backward
+
     def forward(self, x, hx=None):
-        """(R1)–(R2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx (1, B, H)`` or None →
-        ``output`` (layout of x, last axis H), ``h_n (1, B, H)``."""
-        x, batched = self._time_major_input(x)
-        h0 = self._state(hx, x.shape[1], batched, "hx")
-        fwd = rnn_forward if self.impl == "vectorized" else rnn_forward_loop
-        y, h_n, cache = fwd(x, h0, self.params(), self.nonlinearity)
-        self._cache = (cache, batched)
-        return self._user_layout(y, batched), self._state_out(h_n, batched)
+        """(R1)–(R2), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
+        ``hx (N·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (N·K, B, H)``."""
+        y, (h_n,) = self._run(x, [hx])
+        return y, h_n
 
     def backward(self, grad_output, grad_h_n=None):
-        """(R2')–(R1'), (P'): gradients of ``output`` and ``h_n`` (either may be None) →
-        ``(grad_input, grad_hx)``; accumulates every parameter's ``.grad``."""
-        cache, batched = self._take_cache()
-        dy = self._grad_output(grad_output, cache["x"], batched)
-        dh_n = self._grad_state(grad_h_n, cache["x"].shape[1], batched, "grad_h_n")
-        bwd = rnn_backward if self.impl == "vectorized" else rnn_backward_loop
-        dx, dh0, grads = bwd(dy, dh_n, cache)
-        self._accumulate(grads)
-        return self._user_layout(dx, batched), self._state_out(dh0, batched)
+        """(R2')–(R1'), (P'), layer after layer (S2')–(S1'): gradients of ``output`` and ``h_n``
+        (either may be None) → ``(grad_input, grad_hx)``; accumulates every parameter's ``.grad``."""
+        dx, (dh0,) = self._run_backward(grad_output, [grad_h_n])
+        return dx, dh0
 
     def extra_repr(self):
         s = super().extra_repr()

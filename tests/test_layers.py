@@ -248,13 +248,14 @@ def test_float32_stays_float32_no_upcasting():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(num_layers=2), "num_layers=1"),
-    (dict(bidirectional=True), "bidirectional"),
-    (dict(dropout=0.5), "dropout"),
+    (dict(num_layers=0), "num_layers"),
+    (dict(num_layers=1.5), "num_layers"),
+    (dict(dropout=1.5), "dropout"),
+    (dict(dropout=-0.1), "dropout"),
 ])
-@pytest.mark.parametrize("cls", [npae.RNN, npae.LSTM])
-def test_unimplemented_torch_options_raise(cls, kwargs, match):
-    with pytest.raises(NotImplementedError, match=match):
+@pytest.mark.parametrize("cls", [npae.RNN, npae.LSTM, npae.GRU])
+def test_bad_stacking_options_raise(cls, kwargs, match):
+    with pytest.raises(npae.errors.DataError, match=match):
         cls(2, 3, **kwargs)
 
 
