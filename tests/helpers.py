@@ -69,15 +69,17 @@ def random_recurrent_params(rng, G, D, H, bias=True, scale=1.0):
 
 
 def torch_twin_layer(layer):
-    """The torch.nn layer with the same class, options and weights as an npae RNN/LSTM/Linear."""
+    """The torch.nn layer with the same class, options and weights as an npae RNN/LSTM/GRU/Linear."""
     import npae
 
     dtype = torch.float64 if layer.dtype == np.float64 else torch.float32
-    if isinstance(layer, npae.LSTM):
-        tl = torch.nn.LSTM(layer.input_size, layer.hidden_size, bias=layer.bias, batch_first=layer.batch_first)
-    elif isinstance(layer, npae.RNN):
-        tl = torch.nn.RNN(layer.input_size, layer.hidden_size, nonlinearity=layer.nonlinearity,
-                          bias=layer.bias, batch_first=layer.batch_first)
+    if isinstance(layer, (npae.LSTM, npae.GRU, npae.RNN)):
+        kw = dict(bias=layer.bias, batch_first=layer.batch_first, num_layers=layer.num_layers,
+                  bidirectional=layer.bidirectional, dropout=layer.dropout)
+        if isinstance(layer, npae.RNN):
+            kw["nonlinearity"] = layer.nonlinearity
+        cls = {npae.LSTM: torch.nn.LSTM, npae.GRU: torch.nn.GRU, npae.RNN: torch.nn.RNN}[type(layer)]
+        tl = cls(layer.input_size, layer.hidden_size, **kw)
     else:
         tl = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
     tl = tl.to(dtype)
