@@ -22,10 +22,11 @@ def rel_err(a, b, floor=1e-30) -> float:
     return float(np.max(np.abs(a - b), initial=0.0)) / scale
 
 
-def assert_close(a, b, rtol, what="", kind=None):
+def assert_close(a, b, rtol, what="", kind=None, floor=None):
     """``rel_err(a, b) <= rtol``.  At float32 tolerances the scale is floored at 1: float32 sums of
-    O(1) terms that cancel to a small result carry an absolute, not a relative, rounding error."""
-    err = rel_err(a, b, floor=1.0 if rtol >= 1e-6 else 1e-30)
+    O(1) terms that cancel to a small result carry an absolute, not a relative, rounding error.
+    ``floor``: another lower bound of the scale (a gradient that is zero by an invariance)."""
+    err = rel_err(a, b, floor=max(1.0 if rtol >= 1e-6 else 1e-30, floor or 0.0))
     if kind is not None:
         WORST[kind] = max(WORST.get(kind, 0.0), err)
     assert err <= rtol, f"{what}: relative error {err:.3e} > {rtol:.0e}"

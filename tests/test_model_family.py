@@ -231,10 +231,15 @@ def test_dense_autoencoder_equals_torch_float64(case):
     assert_close(y, yt.detach(), 1e-10, "dense output", "dense autoencoder outputs")
     assert_close(dx, xt.grad, 1e-10, "dense grad input", "dense autoencoder gradients")
     tg = dict(twin.named_parameters())
+    # batch norm in training mode makes some gradients exactly zero (a bias before it; anything
+    # that only shifts or scales a column the next batch norm normalises away): both libraries
+    # return rounding noise there (seen: 4e-15 of the largest gradient), so each gradient's scale is
+    # floored at 1e-3 of the largest one: an error still has to stay below 1e-13 of that
+    floor = 1e-3 * max(float(p.grad.abs().max()) for p in twin.parameters())
     for n, p in model.named_parameters():
         if _cancelled_by_batchnorm(model, n):
             continue
-        assert_close(p.grad, tg[n].grad, 1e-10, "dense grad " + n, "dense autoencoder gradients")
+        assert_close(p.grad, tg[n].grad, 1e-10, "dense grad " + n, "dense autoencoder gradients", floor=floor)
     ts = twin.state_dict()
     for k, v in model.state_dict().items():  # running statistics updated the same way (or not)
         assert_close(np.asarray(v, np.float64), ts[k].double(), 1e-12, k)
