@@ -87,7 +87,8 @@ def gru_gates_backward(dh_t, h_prev, gates, c_n):
 
 def gru_cell_backward(dh_t, x_t, h_prev, step_cache, params):
     """One step back: total ``dh_t`` → ``dx_t``, ``dh_prev`` and this step's parameter gradients
-    ``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}``."""
+    ``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}``: (G6') (G5') (G4') (G3') through the gates
+    (:func:`gru_gates_backward`), then (G2') and (G1')."""
     gates, c_n = step_cache
     dA, dC, dh_prev = gru_gates_backward(dh_t, h_prev, gates, c_n)  # (G6')–(G3')
     dh_prev = dh_prev + dC @ params["weight_hh"]  # (G2')
@@ -145,7 +146,8 @@ def gru_backward_loop(dy, dh_n, cache):
 
 
 def gru_recurrence(xw, h0, weight_hh, bias_hh):
-    """The truly recurrent part, (G2)–(G6), given the input halves ``xw = A (T, B, 3H)`` of all
+    """The truly recurrent part — (G2) the recurrent half, (G3) r, (G4) z, (G5) n, (G6) h_t —
+    given the input halves ``xw = A (T, B, 3H)`` of all
     steps (a broadcast view when the input is the same at every step).
 
     Returns ``h (T+1, B, H)`` with ``h[0] = h0``, ``gates (T, B, 3H)`` and ``c_n (T, B, H)``.
@@ -162,7 +164,8 @@ def gru_recurrence(xw, h0, weight_hh, bias_hh):
 
 
 def gru_recurrence_backward(dy, dh_n, h, gates, c_n, weight_hh):
-    """Backward through :func:`gru_recurrence`: (G6')–(G3') at each step, (G2') back to h_{t-1};
+    """Backward through :func:`gru_recurrence`: (G6') through h_t, (G5') through n, (G4') through z,
+    (G3') through r at each step, (G2') back to h_{t-1};
     after the loop dW_hh and db_hh as one GEMM / one sum over all steps.
 
     ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or ``None`` → ``dA (T, B, 3H)`` (gradients of
@@ -251,7 +254,7 @@ class GRU(RecurrentLayer):
 
     def forward(self, x, hx=None):
         """(G1)–(G6), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
-        ``hx (N·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (N·K, B, H)``."""
+        ``hx (num_layers·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (num_layers·K, B, H)``."""
         y, (h_n,) = self._run(x, [hx])
         return y, h_n
 

@@ -440,7 +440,7 @@ class LSTM(RecurrentLayer):
     ``_l{k}`` / ``_reverse`` ones with ``num_layers`` / ``bidirectional``, as torch.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(N·K, B, H)``.  Returns ``output`` (layout of ``x``,
+    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(num_layers·K, B, H)``.  Returns ``output`` (layout of ``x``,
     last axis K·H) and ``(h_n, c_n)``.
 
     ``backward(grad_output, grad_state=None)`` with ``grad_state = (grad_h_n, grad_c_n)`` (any of
@@ -472,7 +472,7 @@ class LSTM(RecurrentLayer):
 
     def forward(self, x, hx=None):
         """(1)–(7), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
-        ``hx = (h_0, c_0)``, each ``(N·K, B, H)``, or None → ``output`` (layout of x, last axis
+        ``hx = (h_0, c_0)``, each ``(num_layers·K, B, H)``, or None → ``output`` (layout of x, last axis
         K·H), ``(h_n, c_n)``."""
         if hx is None:
             hx = (None, None)

@@ -358,7 +358,7 @@ class RecurrentLayer(Module):
             getattr(self, "bias_hh" + sfx).accumulate(grads["bias_hh"])
 
     def _masks(self, T, B):
-        """The N-1 inter-layer dropout masks of one training forward (``None`` if there are none)."""
+        """The num_layers - 1 inter-layer dropout masks of one training forward (``None`` if there are none)."""
         if not (self.training and self.dropout > 0 and self.num_layers > 1):
             return None
         shape = (T, B, self.num_directions * self.hidden_size)
@@ -416,7 +416,7 @@ class RecurrentLayer(Module):
         return x, batched
 
     def _state(self, s, B, batched, name):
-        """An initial state given as ``(N·K, B, H)`` (or ``(N·K, H)`` unbatched) → ``(N·K, B, H)``."""
+        """An initial state given as ``(num_layers·K, B, H)`` (or ``(num_layers·K, H)`` unbatched) → ``(num_layers·K, B, H)``."""
         H, NK = self.hidden_size, self.num_layers * self.num_directions
         if s is None:
             return np.zeros((NK, B, H), dtype=self.dtype)
@@ -444,7 +444,7 @@ class RecurrentLayer(Module):
 
     @staticmethod
     def _state_out(s, batched):
-        """``(N·K, B, H)`` → torch's layout for h_n / c_n (``(N·K, H)`` unbatched), a copy."""
+        """``(num_layers·K, B, H)`` → torch's layout for h_n / c_n (``(num_layers·K, H)`` unbatched), a copy."""
         return s.copy() if batched else np.ascontiguousarray(s[:, 0, :])
 
     def _grad_output(self, grad_output, TB, batched):

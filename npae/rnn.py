@@ -190,8 +190,8 @@ class RNN(RecurrentLayer):
     ``_reverse`` ones (K = 2 directions), as torch; ``dropout`` between layers in training mode.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx (N·K, B, H)``.  Returns ``output (T, B, K·H)`` (same layout as ``x``) and
-    ``h_n (N·K, B, H)``.
+    ``(T, D)``; ``hx (num_layers·K, B, H)``.  Returns ``output (T, B, K·H)`` (same layout as ``x``) and
+    ``h_n (num_layers·K, B, H)``.
 
     ``backward(grad_output, grad_h_n=None)``: gradients of the loss w.r.t. ``output`` and ``h_n``
     (either may be ``None``).  Accumulates every parameter's ``.grad`` and returns
@@ -229,7 +229,7 @@ class RNN(RecurrentLayer):
 
     def forward(self, x, hx=None):
         """(R1)–(R2), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
-        ``hx (N·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (N·K, B, H)``."""
+        ``hx (num_layers·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (num_layers·K, B, H)``."""
         y, (h_n,) = self._run(x, [hx])
         return y, h_n
 

@@ -1,16 +1,17 @@
 """Stacked and bidirectional recurrent layers: a composition of one-layer, one-direction passes.
 
-A layer with ``num_layers = N`` and ``num_directions = K`` (2 with ``bidirectional=True``) runs
-N·K single recurrences, each with its own parameters (torch's ``weight_ih_l{k}`` and
+A layer with ``num_layers`` layers and K = ``num_directions`` (2 with ``bidirectional=True``, else
+1) runs num_layers·K single recurrences, each with its own parameters (torch's ``weight_ih_l{k}`` and
 ``weight_ih_l{k}_reverse``) and its own initial state, index ``k·K + d`` of the
-``(N·K, B, H)`` state arrays — torch's layout.  Writing ``y^{(k)}`` for layer k's output
+``(num_layers·K, B, H)`` state arrays — torch's layout.  Writing ``y^{(k)}`` for layer k's output
 ``(T, B, K·H)`` and ``y^{(-1)} = x``::
 
     (S1)  layer k reads  v^{(k)} = y^{(k-1)}                  (k = 0: the input x)
           and, in training mode with dropout p > 0 and k ≥ 1, v^{(k)} = y^{(k-1)} ⊙ m^{(k)}  (D1)
     (S2)  the forward direction runs on v_1 … v_T; the reverse direction on v_T … v_1, and its
           outputs are put back in time order: y^{(k)}_t = [ →h_t | ←h_t ]          (B, K·H)
-          output = y^{(N-1)},   h_n[k·K + d] = direction d's final state (for ←, the state after v_1)
+          output = the last layer's y^{(k)},   h_n[k·K + d] = direction d's final state (for ←, the
+          state after reading v_1)
 
 Backward, the last layer first::
 
@@ -32,9 +33,10 @@ from .dense import dropout_backward, dropout_forward
 
 
 def stacked_forward(x, states0, params, fns, num_layers, num_directions, masks=None):
-    """(S1)–(S2): ``x (T, B, D)``, ``states0`` a tuple of ``(N·K, B, H)`` arrays, ``params`` a list
-    of N·K parameter dicts, ``fns`` the cell's (forward, backward) pair, ``masks`` ``None`` or the
-    N-1 dropout masks ``(T, B, K·H)`` applied to the inputs of layers 1 … N-1.
+    """(S1)–(S2): ``x (T, B, D)``, ``states0`` a tuple of ``(num_layers·K, B, H)`` arrays,
+    ``params`` a list of num_layers·K parameter dicts, ``fns`` the cell's (forward, backward) pair,
+    ``masks`` ``None`` or the num_layers - 1 dropout masks ``(T, B, K·H)`` applied to the inputs of
+    layers 1, 2, … (D1).
 
     → ``output (T, B, K·H)``, the final states (same layout as ``states0``) and the cache."""
     forward, _ = fns
@@ -55,19 +57,19 @@ def stacked_forward(x, states0, params, fns, num_layers, num_directions, masks=N
             outs.append(y if d == 0 else y[::-1])  # (S2) back in time order
             caches.append(cache)
         v = outs[0] if K == 1 else np.concatenate(outs, axis=-1)  # (S2) [→h_t | ←h_t]
-    return v, tuple(finals), {"caches": caches, "masks": masks, "N": num_layers, "K": K}
+    return v, tuple(finals), {"caches": caches, "masks": masks, "num_layers": num_layers, "K": K}
 
 
 def stacked_backward(dy, dstates_n, cache, fns):
-    """(S2')–(S1'): ``dy (T, B, K·H)`` or ``None``, ``dstates_n`` a tuple of ``(N·K, B, H)`` arrays
-    (or ``None`` entries) → ``dx (T, B, D)``, the initial states' gradients and a list of N·K
+    """(S2')–(S1'): ``dy (T, B, K·H)`` or ``None``, ``dstates_n`` a tuple of ``(num_layers·K, B, H)`` arrays
+    (or ``None`` entries) → ``dx (T, B, D)``, the initial states' gradients and a list of num_layers·K
     gradient dicts (the order of ``params``)."""
     _, backward = fns
-    N, K, caches, masks = cache["N"], cache["K"], cache["caches"], cache["masks"]
-    grads = [None] * (N * K)
+    n_layers, K, caches, masks = cache["num_layers"], cache["K"], cache["caches"], cache["masks"]
+    grads = [None] * (n_layers * K)
     dstates0 = None
     dv = dy
-    for k in range(N - 1, -1, -1):
+    for k in range(n_layers - 1, -1, -1):
         dx_sum = None
         for d in range(K):
             i = k * K + d
@@ -81,7 +83,7 @@ def stacked_backward(dy, dstates_n, cache, fns):
             ds_n = tuple(None if s is None else s[i] for s in dstates_n)
             dx, ds0, grads[i] = backward(dy_d, ds_n, caches[i])
             if dstates0 is None:
-                dstates0 = tuple(np.empty((N * K,) + g.shape, g.dtype) for g in ds0)
+                dstates0 = tuple(np.empty((n_layers * K,) + g.shape, g.dtype) for g in ds0)
             for out, g in zip(dstates0, ds0):
                 out[i] = g
             if d == 1:
