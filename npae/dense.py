@@ -350,12 +350,22 @@ class DenseAutoencoder(_Buffers, Module):
 
     def forward(self, x):
         """``x (B, T, D)`` → ``x̂ (B, T, D)``, through every layer in order; follows ``training``."""
+        from . import trace as _trace  # here: npae.trace imports the recurrent layers, which import this module
+
         x = self._check_input(x)
         v = x.reshape(x.shape[0], -1)
+        tracing = bool(_trace._ACTIVE.get())
+        outs = []
         for name in self._blocks:
             v = getattr(self, name)(v)
+            if tracing:
+                outs.append((name, v))
         self._cache = x.shape
-        return v.reshape(x.shape)
+        y = v.reshape(x.shape)
+        if tracing:  # records the data path inside `with npae.Trace()`
+            object.__setattr__(self, "_trace_outputs", outs)
+            _trace.notify(self, x, y)
+        return y
 
     def backward(self, grad_output):
         """``dx̂ (B, T, D)`` → ``dx (B, T, D)``: every layer's backward in reverse order."""
