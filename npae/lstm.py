@@ -30,7 +30,8 @@ import numpy as np
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .recurrent import (RecurrentLayer, batch_major, buffer, feature_major,
                         input_projection_backward, input_projection_fm, is_broadcast,
-                        one_step_buffer, stop_if_underflowed, sum_over_steps, underflow_threshold)
+                        one_step_buffer, quiet_steps, stop_if_underflowed, sum_over_steps,
+                        underflow_threshold)
 
 
 def _split(A, H):
@@ -213,7 +214,8 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
 
     Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
     loop stops and the earlier steps get exactly zero (checked every few steps; why:
-    npae/recurrent.py, "underflow").
+    npae/recurrent.py, "underflow").  With ``dyT`` the same holds where all of the remaining
+    steps' dy is below that size too (:func:`npae.recurrent.quiet_steps`: a stacked layer).
     """
     T, H, B = tcT.shape
     K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
@@ -225,9 +227,10 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     dA_o, f = dAT[:, 3 * H:], gT[:, H:2 * H]
     tmp = np.empty_like(dhT)
     W_hhT = weight_hh.T
-    flush = underflow_threshold(dhT.dtype) if dyT is None else None  # see npae/recurrent.py
+    flush = underflow_threshold(dhT.dtype)  # see npae/recurrent.py
+    quiet = quiet_steps(dyT, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
     for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
-        if stop_if_underflowed(flush, T - 1 - t, dAT[:t + 1], dhT, dcT):
+        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dAT[:t + 1], dhT, dcT):
             return  # nothing reaches steps t … 0 any more: their dA, dh_0 and dc_0 are zero
         if dyT is not None:
             np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss

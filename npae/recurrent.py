@@ -162,6 +162,21 @@ def underflow_threshold(dtype) -> float:
     return float(info.tiny / info.eps)
 
 
+def quiet_steps(dy, threshold) -> int:
+    """How many leading steps of an upstream gradient ``dy (T, …)`` are all below ``threshold`` in
+    magnitude (``T`` for ``dy=None``).  A lower layer of a stacked encoder gets its ``dy`` from the
+    layer above, whose backward stopped at underflow: its early steps are zero.  Once the carry
+    has underflowed *and* every earlier step's ``dy`` is that small, nothing but dust reaches
+    those steps, so the loop may stop there too.  Scans from step 0 and stops at the first loud
+    step (for a loud ``dy``: one reduction)."""
+    if dy is None:
+        return 1 << 62  # every step: there is no upstream gradient at all
+    k = 0
+    while k < len(dy) and not (np.abs(dy[k]).max() >= threshold):
+        k += 1
+    return k
+
+
 def stop_if_underflowed(threshold, steps_done, rest, *carried) -> bool:
     """The tuned backward loops' check (see above).  Every ``UNDERFLOW_CHECK_EVERY`` steps, if
     every entry of every array in ``carried`` is below ``threshold`` in magnitude (NaN never is),

@@ -22,7 +22,7 @@ import numpy as np
 
 from .functional import ACTIVATIONS
 from .recurrent import (RecurrentLayer, buffer, input_projection, input_projection_backward,
-                        stop_if_underflowed, underflow_threshold)
+                        quiet_steps, stop_if_underflowed, underflow_threshold)
 
 # ---------------------------------------------------------------------------- one step
 
@@ -131,17 +131,19 @@ def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
     dh_0 on return; ``dA (T, B, H)`` receives the pre-activation gradients.
 
     φ'(a_t) depends only on the forward's outputs, so it is computed for all steps before the loop,
-    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` the loop
-    stops once dh has underflowed, as :func:`npae.lstm.lstm_scan_backward` does.
+    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` (or where
+    the remaining steps' dy is as small) the loop stops once dh has underflowed, as
+    :func:`npae.lstm.lstm_scan_backward` does.
     """
     _, act_grad = ACTIVATIONS[nonlinearity]
     T, B, H = dA.shape
     n = max(1, (1 << 18) // (B * H))  # steps per block: bounded temporaries
     for s in range(0, T, n):
         dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
-    flush = underflow_threshold(dh.dtype) if dy is None else None  # see npae/recurrent.py
+    flush = underflow_threshold(dh.dtype)  # see npae/recurrent.py
+    quiet = quiet_steps(dy, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
     for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
-        if stop_if_underflowed(flush, T - 1 - t, dA[:t + 1], dh):
+        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dA[:t + 1], dh):
             return  # nothing reaches steps t … 0 any more: their dA and dh_0 are zero
         if dy is not None:
             np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
