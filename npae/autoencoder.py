@@ -48,8 +48,20 @@ from .rnn import RNN, rnn_recurrence, rnn_recurrence_backward
 from . import trace as _trace
 
 
-class RecurrentAutoencoder(Module):
-    """Shared body of the two autoencoders; subclasses name the cell and run its recurrence."""
+class _Halves:
+    """``encoder`` / ``decoder``: the recurrent layers under the tutorial's names."""
+
+    @property
+    def encoder(self):
+        return getattr(self, f"encoder_{self.cell}")
+
+    @property
+    def decoder(self):
+        return getattr(self, f"decoder_{self.cell}")
+
+
+class RecurrentAutoencoder(_Halves, Module):
+    """Shared body of the recurrent autoencoders; subclasses name the cell and run its recurrence."""
 
     cell = None  # "rnn" | "lstm" | "gru"
 
@@ -71,16 +83,8 @@ class RecurrentAutoencoder(Module):
         self.encoder_fc = Linear(hidden_size, latent_size, **kw)
         self.decoder_fc = Linear(latent_size, hidden_size, **kw)
         setattr(self, f"decoder_{self.cell}", self._make_layer(hidden_size, hidden_size, **lkw))
-        self.num_layers, self.dropout = self.encoder.num_layers, self.encoder.dropout
         self.output_fc = Linear(hidden_size, input_size, **kw)
-
-    @property
-    def encoder(self):
-        return getattr(self, f"encoder_{self.cell}")
-
-    @property
-    def decoder(self):
-        return getattr(self, f"decoder_{self.cell}")
+        self.num_layers, self.dropout = self.encoder.num_layers, self.encoder.dropout
 
     # ------------------------------------------------------------------ cell-specific hooks
     def _make_layer(self, input_size, hidden_size, **kw):  # pragma: no cover - abstract
@@ -402,7 +406,7 @@ class GRUAutoencoder(RecurrentAutoencoder):
         return dx, dh0, {"weight_ih": dW_ih, "weight_hh": dW_hh, "bias_ih": db_ih, "bias_hh": db_hh}
 
 
-class PerStepAutoencoder(Module):
+class PerStepAutoencoder(_Halves, Module):
     """The same autoencoder composed from plain layers, ``impl="loop"`` (one cell call per time
     step): (A1)–(A5) and their backward written as a student would first write them, with the
     weights of ``model`` (an :class:`RNNAutoencoder`, :class:`LSTMAutoencoder` or
@@ -431,14 +435,6 @@ class PerStepAutoencoder(Module):
         setattr(self, f"decoder_{self.cell}", Layer(H, H, **kw))
         self.output_fc = Linear(H, D, dtype=dt)
         self.load_state_dict(model.state_dict())
-
-    @property
-    def encoder(self):
-        return getattr(self, f"encoder_{self.cell}")
-
-    @property
-    def decoder(self):
-        return getattr(self, f"decoder_{self.cell}")
 
     def forward(self, x):
         """``x (B, T, D)`` → the reconstruction ``(B, T, D)``: (A1)–(A5), :func:`layers_forward`."""

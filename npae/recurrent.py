@@ -379,6 +379,19 @@ class RecurrentLayer(Module):
         shape = (T, B, self.num_directions * self.hidden_size)
         return [dropout_mask(shape, self.dropout, self._rng, self.dtype) for _ in range(self.num_layers - 1)]
 
+    def forward(self, x, hx=None):
+        """One-state cells (RNN, GRU): ``x (T, B, D)`` (``(B, T, D)`` if batch_first) and
+        ``hx (num_layers·K, B, H)`` or None → ``output`` (layout of x, last axis K·H) and
+        ``h_n (num_layers·K, B, H)``: the cell's recurrence, layer after layer, (S1)–(S2)."""
+        y, (h_n,) = self._run(x, [hx])
+        return y, h_n
+
+    def backward(self, grad_output, grad_h_n=None):
+        """One-state cells: gradients of ``output`` and ``h_n`` (either may be None) →
+        ``(grad_input, grad_hx)``, layer after layer (S2')–(S1'); accumulates every ``.grad``."""
+        dx, (dh0,) = self._run_backward(grad_output, [grad_h_n])
+        return dx, dh0
+
     def _run(self, x, states, masks=None):
         """Validated ``x`` and ``states`` (a list of ``n_states`` user arrays or ``None``) →
         output (the caller's layout) and the final states (torch's layout)."""

@@ -229,18 +229,6 @@ class RNN(RecurrentLayer):
 
         return forward, backward
 
-    def forward(self, x, hx=None):
-        """(R1)–(R2), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
-        ``hx (num_layers·K, B, H)`` or None → ``output`` (layout of x, last axis K·H), ``h_n (num_layers·K, B, H)``."""
-        y, (h_n,) = self._run(x, [hx])
-        return y, h_n
-
-    def backward(self, grad_output, grad_h_n=None):
-        """(R2')–(R1'), (P'), layer after layer (S2')–(S1'): gradients of ``output`` and ``h_n``
-        (either may be None) → ``(grad_input, grad_hx)``; accumulates every parameter's ``.grad``."""
-        dx, (dh0,) = self._run_backward(grad_output, [grad_h_n])
-        return dx, dh0
-
     def extra_repr(self):
         s = super().extra_repr()
         return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")

@@ -86,3 +86,32 @@ def torch_twin_layer(layer):
     tl = tl.to(dtype)
     tl.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
     return tl
+
+
+def run_npae_layer(layer, x, states, dy, dstates):
+    """Forward and backward of an npae RNN/GRU (one state) or LSTM (``states = [h0, c0]``) →
+    outputs, input/state gradients and parameter gradients by name."""
+    import npae
+
+    layer.zero_grad()
+    if isinstance(layer, npae.LSTM):
+        y, (h, c) = layer(x, tuple(states))
+        dx, (dh0, dc0) = layer.backward(dy, tuple(dstates))
+        outs, gin = [y, h, c], [dx, dh0, dc0]
+    else:
+        y, h = layer(x, states[0])
+        dx, dh0 = layer.backward(dy, dstates[0])
+        outs, gin = [y, h], [dx, dh0]
+    return outs, gin, {n: p.grad.copy() for n, p in layer.named_parameters()}
+
+
+def run_torch_layer(tl, x, states, dy, dstates):
+    """The same on a torch layer, through autograd on Σ dy ⊙ output + Σ dstate ⊙ state."""
+    xt = t(x, True)
+    st_ = [t(s, True) for s in states]
+    y, hs = tl(xt, tuple(st_) if len(st_) == 2 else st_[0])
+    outs = [y] + (list(hs) if isinstance(hs, tuple) else [hs])
+    loss = sum((o * t(g)).sum() for o, g in zip(outs, [dy] + list(dstates)))
+    loss.backward()
+    grads = {n: p.grad for n, p in tl.named_parameters()}
+    return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], grads

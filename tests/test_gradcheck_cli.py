@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+import npae.autoencoder
 import npae.gru
 import npae.lstm
 import npae.rnn
@@ -156,22 +157,24 @@ def test_broken_lstm_cell_state_gradient_fails(capsys, monkeypatch):
 
 
 def test_broken_gru_reset_product_fails(capsys, monkeypatch):
-    """b_hn's gradient without the reset gate (as if b_hn sat outside r ⊙ (·)): only the GRU's
-    b_hh rows turn to FAIL."""
-    real = npae.gru.gru_gates_backward
+    """b_hn's gradient without the reset gate (db_hn = Σ da_n, as if b_hn sat outside
+    r ⊙ (·)): the GRUs' b_hh rows turn to FAIL in both columns."""
+    real = npae.gru.gru_recurrence_backward
 
-    def broken(dh_t, h_prev, gates, c_n):
-        dA, dC, dh_prev = real(dh_t, h_prev, gates, c_n)
-        H = h_prev.shape[-1]
-        dC = dC.copy()
-        dC[..., 2 * H:] = dA[..., 2 * H:]  # dc_n = da_n: the reset gate forgotten
-        return dA, dC, dh_prev
+    def broken(dy, dh_n, h, gates, c_n, weight_hh):
+        dA, dh0, dW_hh, db_hh = real(dy, dh_n, h, gates, c_n, weight_hh)
+        H = c_n.shape[-1]
+        db_hh = db_hh.copy()
+        db_hh[2 * H:] = dA[..., 2 * H:].sum(axis=(0, 1))  # the reset gate forgotten
+        return dA, dh0, dW_hh, db_hh
 
-    monkeypatch.setattr(npae.gru, "gru_gates_backward", broken)
+    monkeypatch.setattr(npae.gru, "gru_recurrence_backward", broken)
+    monkeypatch.setattr(npae.autoencoder, "gru_recurrence_backward", broken)  # imported by name there
     code, out, rows = run(capsys, "--cell", "gru")
     assert code == 1
     failed = {(r["model"].split(" (")[0], r["tensor"]) for r in rows if r["result"] == "FAIL"}
     assert ("GRU", "bias_hh_l0") in failed and ("GRUAutoencoder", "decoder_gru.bias_hh_l0") in failed
+    assert all(t.startswith(("bias_hh", "encoder_gru.bias_hh", "decoder_gru.bias_hh")) for _, t in failed)
     assert all(r["fd"].endswith("!") and r["torch"].endswith("!") for r in rows if r["result"] == "FAIL")
 
 

@@ -7,7 +7,7 @@ upstream gradients weight *every* output (sequence, h_n and c_n), never an all-o
 import numpy as np
 import pytest
 import torch
-from helpers import TOL, assert_close, randomize, t, torch_twin_layer
+from helpers import TOL, assert_close, randomize, run_npae_layer, run_torch_layer, t, torch_twin_layer
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,28 +55,11 @@ def draw_arrays(case, rng):
 
 
 def run_npae(layer, x, states, dy, dstates):
-    layer.zero_grad()
-    if isinstance(layer, npae.LSTM):
-        y, (h, c) = layer(x, tuple(states))
-        dx, (dh0, dc0) = layer.backward(dy, tuple(dstates))
-        outs, gin = [y, h, c], [dx, dh0, dc0]
-    else:
-        y, h = layer(x, states[0])
-        dx, dh0 = layer.backward(dy, dstates[0])
-        outs, gin = [y, h], [dx, dh0]
-    return outs, gin, {n: p.grad.copy() for n, p in layer.named_parameters()}
+    return run_npae_layer(layer, x, states, dy, dstates)
 
 
 def run_torch(layer, x, states, dy, dstates):
-    tl = torch_twin_layer(layer)
-    xt = t(x, True)
-    st_ = [t(s, True) for s in states]
-    y, hs = tl(xt, tuple(st_) if len(st_) == 2 else st_[0])
-    outs = [y] + (list(hs) if isinstance(hs, tuple) else [hs])
-    loss = sum((o * t(g)).sum() for o, g in zip(outs, [dy] + list(dstates)))
-    loss.backward()
-    grads = {n: p.grad for n, p in tl.named_parameters()}
-    return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], grads
+    return run_torch_layer(torch_twin_layer(layer), x, states, dy, dstates)
 
 
 def check_against_torch(case):

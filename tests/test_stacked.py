@@ -9,7 +9,7 @@ gradients are random; the upstream gradients weight every output (sequence, h_n,
 import numpy as np
 import pytest
 import torch
-from helpers import TOL, assert_close, randomize, t, torch_twin_layer
+from helpers import TOL, assert_close, randomize, run_npae_layer, run_torch_layer, t, torch_twin_layer
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -56,27 +56,7 @@ def draw_arrays(c, rng):
     return n(xs), [n(ss) for _ in range(k)], n(ys), [n(ss) for _ in range(k)]
 
 
-def run_npae(layer, x, states, dy, dstates):
-    layer.zero_grad()
-    if isinstance(layer, npae.LSTM):
-        y, (h, c) = layer(x, tuple(states))
-        dx, (dh0, dc0) = layer.backward(dy, tuple(dstates))
-        outs, gin = [y, h, c], [dx, dh0, dc0]
-    else:
-        y, h = layer(x, states[0])
-        dx, dh0 = layer.backward(dy, dstates[0])
-        outs, gin = [y, h], [dx, dh0]
-    return outs, gin, {n: p.grad.copy() for n, p in layer.named_parameters()}
-
-
-def run_torch(tl, x, states, dy, dstates):
-    xt = t(x, True)
-    st_ = [t(s, True) for s in states]
-    y, hs = tl(xt, tuple(st_) if len(st_) == 2 else st_[0])
-    outs = [y] + (list(hs) if isinstance(hs, tuple) else [hs])
-    loss = sum((o * t(g)).sum() for o, g in zip(outs, [dy] + list(dstates)))
-    loss.backward()
-    return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], {n: p.grad for n, p in tl.named_parameters()}
+run_npae, run_torch = run_npae_layer, run_torch_layer
 
 
 def kind_of(c):
