@@ -91,9 +91,12 @@ def check_against_torch(c):
     compare(*res, *tres, TOL[np.dtype(c["dtype"])], kind_of(c), c["dtype"])
 
 
-@given(layer_case())
-def test_layers_equal_torch_float64(case):
-    check_against_torch(case)
+@pytest.mark.parametrize("bi", [False, True])
+@pytest.mark.parametrize("cell", CELLS)
+@given(data=st.data())
+def test_layers_equal_torch_float64(cell, bi, data):
+    """Every cell in both layouts (hypothesis draws the rest: depth, shapes, options)."""
+    check_against_torch(data.draw(layer_case(cells=[cell], bidirectional=bi)))
 
 
 @given(layer_case(cells=["gru"]))
