@@ -322,7 +322,6 @@ class DenseAutoencoder(_Buffers, Module):
         self.input_size, self.window_size = int(input_size), int(window_size)
         self.hidden_sizes, self.activation, self.batch_norm = sizes, activation, bool(batch_norm)
         self.dropout = float(dropout)
-        self.num_layers = 1
         F = self.window_size * self.input_size
         self.n_inputs = F
         self._blocks = []

@@ -3,7 +3,7 @@
     from npae.trace import Trace
 
     with Trace() as tr:
-        x_hat = model(x)          # an RNNAutoencoder or LSTMAutoencoder, x (B, T, D)
+        x_hat = model(x)          # any npae autoencoder, x (B, T, D)
     print(tr)                     # one line per intermediate: name, equation, shape, dtype, min/mean/max
     tr["z"].value                 # the latent code itself, (B, L)
 
@@ -34,6 +34,11 @@ The records, in the order the data flows (``equation`` names the line of ``docs/
     decoder.h0 (and c0)       (B, H)     (A4)   the decoder starts from h_0 = u (c_0 = 0)
     decoder.i/f/g/o, decoder.c, decoder.h        as for the encoder
     x_hat                     (B, T, D)  (A5)   output_fc at every step: the reconstruction
+
+The GRU autoencoder records ``encoder.r/z/n`` (G3)–(G5) in place of the LSTM's gates and its
+input projections are (G1) (``b_ih`` only); a stacked one (``num_layers > 1``) records every
+layer's states, ``encoder.l{k}.h`` / ``decoder.l{k}.h`` (S1); the dense autoencoder records the
+flattened input and every layer's output (``fc0``, ``bn0``, ``act0``, ``drop0``, … ``output_fc``).
 """
 
 from __future__ import annotations
