@@ -115,3 +115,32 @@ def run_torch_layer(tl, x, states, dy, dstates):
     loss.backward()
     grads = {n: p.grad for n, p in tl.named_parameters()}
     return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], grads
+
+
+def compare_autoencoder_with_twin(model, x, w, T, kind=None):
+    """Forward, backward (upstream ``w``), encode and decode of an npae recurrent autoencoder
+    against its ``reference`` twin: every output and every gradient by name, in the model's
+    tolerance (``TOL``); ``kind`` names the row of the WORST table (float64 only)."""
+    import reference
+
+    dtype = model.dtype
+    twin = reference.to_torch(model)
+    model.zero_grad()
+    y = model(x)
+    dx = model.backward(w)
+    xt = t(x, True)
+    yt = twin(xt)
+    (yt * t(w)).sum().backward()
+    tol = TOL[np.dtype(dtype)]
+    kind = kind if dtype == np.float64 else None
+    assert y.dtype == dx.dtype == dtype
+    assert_close(y, yt.detach(), tol, "reconstruction", kind and kind + " outputs")
+    assert_close(dx, xt.grad, tol, "grad input", kind and kind + " gradients")
+    tgrads = dict(twin.named_parameters())
+    assert [n for n, _ in model.named_parameters()] == list(tgrads)
+    for name, p in model.named_parameters():
+        assert p.grad.dtype == dtype
+        assert_close(p.grad, tgrads[name].grad, tol, "grad " + name, kind and kind + " gradients")
+    z = model.encode(x)
+    assert_close(z, twin.encode(t(x)).detach(), tol, "latent")
+    assert_close(model.decode(z, T), twin.decode(t(z), T).detach(), tol, "decode")

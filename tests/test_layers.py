@@ -113,37 +113,7 @@ def test_loop_equals_vectorized(cell, T, B, D, H, bias, batch_first, seed):
         assert_close(p1[k], p2[k], 1e-12, "loop vs vectorized " + k)
 
 
-@given(cell=st.sampled_from(["rnn_tanh", "rnn_relu", "lstm"]), T=st.integers(2, 20), B=B_, D=D_, H=H_,
-       seed=SEED, data=st.data())
-def test_two_chunks_with_state_threaded_equal_one_call(cell, T, B, D, H, seed, data):
-    """Forward: run [0, k) then [k, T) from the carried state. Backward: the second chunk's dh_0 flows
-    into the first chunk's h_n gradient; parameter gradients add up."""
-    k = data.draw(st.integers(1, T - 1))
-    case = dict(cell=cell, T=T, B=B, D=D, H=H, bias=True, batch_first=True, dtype=np.float64,
-                unbatched=False, seed=seed, impl="vectorized")
-    rng = np.random.default_rng(seed)
-    x, states, dy, dstates = draw_arrays(case, rng)
-    whole = build(case)
-    randomize(whole, rng)
-    outs, gin, grads = run_npae(whole, x, states, dy, dstates)
-
-    a, b = build(case), build(case)
-    a.load_state_dict(whole.state_dict())
-    b.load_state_dict(whole.state_dict())
-    lstm = cell == "lstm"
-    ya, sa = a(x[:, :k], tuple(states) if lstm else states[0])
-    yb, sb = b(x[:, k:], sa)
-    y = np.concatenate([ya, yb], axis=1)
-    assert_close(y, outs[0], 1e-12, "chunked output")
-    for s1, s2 in zip(sb if lstm else [sb], outs[1:]):
-        assert_close(s1, s2, 1e-12, "chunked final state")
-    dxb, dsb = b.backward(dy[:, k:], tuple(dstates) if lstm else dstates[0])
-    dxa, dsa = a.backward(dy[:, :k], dsb)
-    assert_close(np.concatenate([dxa, dxb], axis=1), gin[0], 1e-12, "chunked grad input")
-    for s1, s2 in zip(dsa if lstm else [dsa], gin[1:]):
-        assert_close(s1, s2, 1e-12, "chunked grad initial state")
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        assert_close(pa.grad + pb.grad, grads[n], 1e-12, "chunked " + n)
+# two chunks with the state threaded == one call: tests/test_stacked.py (every cell, 1–3 layers)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from helpers import TOL, assert_close, randomize, t
+from helpers import assert_close, compare_autoencoder_with_twin, randomize, t
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,26 +39,9 @@ def check_recurrent_ae(case):
                                    dtype=case["dtype"], seed=int(rng.integers(1 << 30)))
     if case["dtype"] == np.float64:
         randomize(model, rng)
-    twin = reference.to_torch(model)
     x = rng.standard_normal((case["B"], case["T"], case["D"])).astype(case["dtype"])
     w = rng.standard_normal(x.shape).astype(case["dtype"])
-    model.zero_grad()
-    y = model(x)
-    dx = model.backward(w)
-    xt = t(x, True)
-    yt = twin(xt)
-    (yt * t(w)).sum().backward()
-    tol, kind = TOL[np.dtype(case["dtype"])], _kind(case)
-    assert y.dtype == dx.dtype == case["dtype"]
-    assert_close(y, yt.detach(), tol, "reconstruction", kind and kind + " outputs")
-    assert_close(dx, xt.grad, tol, "grad input", kind and kind + " gradients")
-    tgrads = dict(twin.named_parameters())
-    assert [n for n, _ in model.named_parameters()] == list(tgrads)
-    for name, p in model.named_parameters():
-        assert_close(p.grad, tgrads[name].grad, tol, "grad " + name, kind and kind + " gradients")
-    z = model.encode(x)
-    assert_close(z, twin.encode(t(x)).detach(), tol, "latent")
-    assert_close(model.decode(z, case["T"]), twin.decode(t(z), case["T"]).detach(), tol, "decode")
+    compare_autoencoder_with_twin(model, x, w, case["T"], _kind(case))
 
 
 @given(ae_case())
