@@ -17,7 +17,10 @@ What is timed, for the seed tutorial's autoencoders (input size D = 1):
   in batches of 1024 (``--quick``: a 20,000-point series); the demo's training (50 epochs of the
   1,000-point series, batch 32, both models), run with :func:`npae.train.fit` for both backends
   (``--quick``: estimated as the measured step time × the number of steps);
-* a grid over T and H (training step, LSTM, B = 32) for the log-log plot.
+* a grid over T and H (training step, LSTM, B = 32) for the log-log plot;
+* the model family's rows: training steps of the GRU autoencoder and of a stacked LSTM
+  autoencoder (``num_layers=2``) at the seed and mid sizes (no target: measured beside the
+  others).  ``python -m benchmarks --only gru,lstm2`` runs just those rows (a few minutes less).
 
 Every time is a median over interleaved rounds: each round runs every implementation once per
 workload, in turn, after a warm-up call, so that a change in the machine's load hits all of them
@@ -44,12 +47,20 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import npae  # noqa: E402
-from npae.autoencoder import LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder  # noqa: E402
+from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder  # noqa: E402
 from npae.losses import mse_loss, mse_loss_backward  # noqa: E402
 from npae.optim import Adam  # noqa: E402
 
 CONFIGS = {"seed": (32, 50, 32, 16), "mid": (128, 100, 64, 32), "large": (256, 200, 128, 64)}
-MODELS = {"lstm": LSTMAutoencoder, "rnn": RNNAutoencoder}
+
+
+
+def _stacked_lstm(*args, **kw):
+    """The LSTM autoencoder with two stacked layers in the encoder and in the decoder."""
+    return LSTMAutoencoder(*args, num_layers=2, **kw)
+
+
+MODELS = {"lstm": LSTMAutoencoder, "rnn": RNNAutoencoder, "gru": GRUAutoencoder, "lstm2": _stacked_lstm}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 # the issue's targets: (key, label, cell, config, op, target ratio)
@@ -61,6 +72,11 @@ TARGETS = [
     ("score_lstm", "scoring a series, LSTM (seed model)", "lstm", "seed", "series", 0.5),
     ("score_rnn", "scoring a series, RNN (seed model)", "rnn", "seed", "series", 0.5),
     ("demo", "npae demo training, both models, 50 epochs", None, "seed", "demo", 0.5),
+    # the model family (issue 12): measured, no target
+    ("step_gru_seed", "training step, GRU autoencoder", "gru", "seed", "step", None),
+    ("step_gru_mid", "training step, GRU autoencoder", "gru", "mid", "step", None),
+    ("step_lstm2_seed", "training step, LSTM autoencoder, 2 layers", "lstm2", "seed", "step", None),
+    ("step_lstm2_mid", "training step, LSTM autoencoder, 2 layers", "lstm2", "mid", "step", None),
 ]
 
 
@@ -143,14 +159,18 @@ def step_flops(cell, B, T, H, L, D=1) -> float:
 
     Forward: encoder T·2B·G(H + D + 1) (h, x and the bias row in one GEMM per step), encoder_fc
     2BHL, decoder_fc 2BLH, decoder input projection once 2BGH, decoder T·2BGH, output_fc T·2BHD
-    (G = 4H for the LSTM, H for the RNN).  The backward does two matmuls of the same size for
-    each (the input's and the weight's gradient), so a step is 3× the forward.  Elementwise
-    work (gates, activations, Adam) is not counted.  PyTorch computes more (it projects the
-    decoder's repeated input at every step: + T·2BGH forward).
+    (G = 4H for the LSTM, 3H for the GRU, H for the RNN).  A second stacked layer ("lstm2") adds
+    T·2B·G(2H + 1) in the encoder and in the decoder (its input is the layer below's output,
+    projected at every step).  The backward does two matmuls of the same size for each (the
+    input's and the weight's gradient), so a step is 3× the forward.  Elementwise work (gates,
+    activations, Adam) is not counted.  PyTorch computes more (it projects the decoder's
+    repeated input at every step: + T·2BGH forward).
     """
-    G = 4 * H if cell == "lstm" else H
+    G = {"lstm": 4 * H, "lstm2": 4 * H, "gru": 3 * H}.get(cell, H)
     fwd = (T * 2 * B * G * (H + D + 1) + 2 * B * H * L + 2 * B * L * H + 2 * B * G * H
            + T * 2 * B * G * H + T * 2 * B * H * D)
+    if cell == "lstm2":
+        fwd += 2 * T * 2 * B * G * (2 * H + 1)
     return 3.0 * fwd
 
 
@@ -537,10 +557,12 @@ def target_rows(results):
         ratio = npae_s / torch_s
         rows.append({"key": key, "workload": label, "config": cfg, "npae_s": npae_s,
                      "torch_1t_s": t1, "torch_2t_s": t2, "torch_best_threads": th,
-                     "ratio": ratio, "target": target, "met": bool(ratio <= target),
+                     "ratio": ratio, "target": target,
+                     "met": None if target is None else bool(ratio <= target),
                      "option": NPAE_OPTIONS.get(best_opt), "option_s": options.get(best_opt),
                      "option_ratio": opt_ratio,
-                     "met_with_option": bool(opt_ratio is not None and opt_ratio <= target)})
+                     "met_with_option": bool(target is not None and opt_ratio is not None
+                                             and opt_ratio <= target)})
     return rows
 
 
@@ -570,12 +592,14 @@ def format_report(results) -> str:
     for r in results["targets"]:
         opt = (f"{r['option']}: {_fmt_s(r['option_s'])}, ratio {r['option_ratio']:.2f}"
                f"{' (met)' if r['met_with_option'] else ''}" if r["option"] else "")
+        target = "-" if r["target"] is None else "≤ " + str(r["target"])
+        met = "-" if r["met"] is None else "yes" if r["met"] else "NO"
         lines.append(f"{r['workload']:<44} {r['config']:<40} {_fmt_s(r['npae_s']):>10} "
                      f"{_fmt_s(r['torch_1t_s']):>10} {_fmt_s(r['torch_2t_s']):>10} {r['ratio']:>6.2f} "
-                     f"{'≤ ' + str(r['target']):>7}  {'yes' if r['met'] else 'NO':<4} {opt}")
+                     f"{target:>7}  {met:<4} {opt}")
     lines += ["", "All timings (medians; f64/f32 = npae float64 over float32; GF/s and % of peak: "
               "the step's matmul FLOPs over its time)"]
-    hdr = (f"{'cell':<5}{'config':<7}{'op':<9}{'npae f32':>10}{'2 thr':>10}{'BLAS 1':>10}{'npae f64':>10}"
+    hdr = (f"{'cell':<6}{'config':<7}{'op':<9}{'npae f32':>10}{'2 thr':>10}{'BLAS 1':>10}{'npae f64':>10}"
            f"{'per-step':>10}{'torch 1t':>10}{'torch 2t':>10}{'ratio':>7}{'f64/f32':>8}{'GFLOP':>7}"
            f"{'GF/s':>6}{'%peak':>6}")
     lines += [hdr, "-" * len(hdr)]
@@ -586,7 +610,7 @@ def format_report(results) -> str:
             gf = r["flops_step"] / 1e9 if op == "step" else None
             rate = gf / med["npae_f32"] if gf else None
             lines.append(
-                f"{r['cell']:<5}{r['config']:<7}{op:<9}{_fmt_s(med['npae_f32']):>10}"
+                f"{r['cell']:<6}{r['config']:<7}{op:<9}{_fmt_s(med['npae_f32']):>10}"
                 f"{_fmt_s(med.get('npae_f32_2thr')):>10}{_fmt_s(med.get('npae_f32_blas1')):>10}"
                 f"{_fmt_s(f64):>10}{_fmt_s(med.get('npae_per_step_f32')):>10}"
                 f"{_fmt_s(med['torch_f32_1t']):>10}{_fmt_s(med['torch_f32_2t']):>10}"
@@ -644,6 +668,41 @@ def plot(results):
 # main
 # ---------------------------------------------------------------------------------------------
 
+def family_configs(rounds, quick, cells=("gru", "lstm2"), log=print):
+    """The model family's training-step rows: seed and mid sizes for each of ``cells``."""
+    rows = []
+    for cell in cells:
+        for name in ("seed", "mid"):
+            rows.append(bench_config(cell, name, *CONFIGS[name], ["step"], rounds if name == "seed" else
+                                     max(1, rounds // 2), per_step=name == "seed" and not quick,
+                                     f64=not quick, log=log))
+    return rows
+
+
+def run_only(cells, quick=False, out=DEFAULT_OUT, log=print):
+    """``--only``: just the training-step rows of ``cells`` (seed and mid), the table, the JSON."""
+    import torch
+
+    start = time.perf_counter()
+    env = environment()
+    log(f"npae speed benchmark, training steps only ({', '.join(cells)}; {'quick' if quick else 'full'} "
+        f"rounds); " + blas_summary(env))
+    results = {"quick": quick, "environment": env, "only": list(cells)}
+    results["peak"] = {"float32": matmul_peak(np.float32), "float64": matmul_peak(np.float64), "n32": 2048}
+    results["configs"] = family_configs(3 if quick else 7, quick, cells, log=log)
+    torch.set_num_threads(env["torch_threads_default"])
+    results["targets"] = target_rows(results)
+    results["seconds"] = time.perf_counter() - start
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = format_report(results)
+    (out / "speed_only.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    log("")
+    log(report)
+    log(f"\nwrote {out / 'speed_only.json'} ({results['seconds']:.0f} s)")
+    return results
+
+
 def run(quick=False, out=DEFAULT_OUT, profile=True, log=print):
     import torch
 
@@ -667,6 +726,7 @@ def run(quick=False, out=DEFAULT_OUT, profile=True, log=print):
         bench_config("lstm", "large", *CONFIGS["large"], ["step"], 1 if quick else 3, f64=not quick,
                      threaded=True, log=log),
     ]
+    configs += family_configs(rounds, quick, log=log)
     results["configs"] = configs
 
     # grid for the plot: T and H at B = 32 (LSTM training step)
@@ -736,7 +796,17 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="under a minute: fewer rounds and sizes")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: benchmarks/results)")
     p.add_argument("--no-profile", action="store_true", help="skip the profile of the seed step")
+    p.add_argument("--only", metavar="CELLS", default=None,
+                   help="only the training-step rows (seed and mid sizes) of these comma-separated "
+                        f"models, from {', '.join(MODELS)} (lstm2: the LSTM autoencoder with 2 layers)")
     args = p.parse_args(argv)
+    if args.only:
+        cells = [c.strip() for c in args.only.split(",") if c.strip()]
+        bad = [c for c in cells if c not in MODELS]
+        if bad or not cells:
+            p.error(f"--only takes models from {', '.join(MODELS)}; got {args.only!r}")
+        run_only(cells, quick=args.quick, out=args.out)
+        return 0
     run(quick=args.quick, out=args.out, profile=not args.no_profile)
     return 0
 

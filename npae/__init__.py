@@ -1,4 +1,4 @@
-"""npae: RNN and LSTM sequence autoencoders in NumPy, with hand-written BPTT and Adam.
+"""npae: RNN, LSTM, GRU and dense autoencoders in NumPy, with hand-written BPTT and Adam.
 
 Importing ``npae`` needs NumPy only: ``npae.plots`` and ``npae.report`` import matplotlib when a
 figure is drawn, and ``reference`` (a separate package) holds everything that needs torch.
@@ -8,10 +8,12 @@ Note: the attribute ``npae.gradcheck`` is the function, which shadows its module
 """
 
 from . import data, errors, metrics, plots, report, scoring
-from .autoencoder import LSTMAutoencoder, RNNAutoencoder
+from .autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder, build_autoencoder
+from .dense import BatchNorm1d, DenseAutoencoder, Dropout
 from .detector import AnomalyDetector, Detection
 from .errors import NpaeError
 from .gradcheck import gradcheck, gradcheck_module
+from .gru import GRU
 from .linear import Linear
 from .losses import MSELoss
 from .lstm import LSTM
@@ -25,7 +27,9 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN", "LSTM", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
+    "RNN", "LSTM", "GRU", "Linear", "Dropout", "BatchNorm1d",
+    "RNNAutoencoder", "LSTMAutoencoder", "GRUAutoencoder", "DenseAutoencoder", "build_autoencoder",
+    "MSELoss",
     "Adam", "SGD", "Optimizer", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
     "AnomalyDetector", "Detection", "fit", "History", "Trace",

@@ -30,7 +30,8 @@ import numpy as np
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .recurrent import (RecurrentLayer, batch_major, buffer, feature_major,
                         input_projection_backward, input_projection_fm, is_broadcast,
-                        one_step_buffer, stop_if_underflowed, sum_over_steps, underflow_threshold)
+                        one_step_buffer, quiet_steps, stop_if_underflowed, sum_over_steps,
+                        underflow_threshold)
 
 
 def _split(A, H):
@@ -213,7 +214,8 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
 
     Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
     loop stops and the earlier steps get exactly zero (checked every few steps; why:
-    npae/recurrent.py, "underflow").
+    npae/recurrent.py, "underflow").  With ``dyT`` the same holds where all of the remaining
+    steps' dy is below that size too (:func:`npae.recurrent.quiet_steps`: a stacked layer).
     """
     T, H, B = tcT.shape
     K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
@@ -225,9 +227,10 @@ def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
     dA_o, f = dAT[:, 3 * H:], gT[:, H:2 * H]
     tmp = np.empty_like(dhT)
     W_hhT = weight_hh.T
-    flush = underflow_threshold(dhT.dtype) if dyT is None else None  # see npae/recurrent.py
+    flush = underflow_threshold(dhT.dtype)  # see npae/recurrent.py
+    quiet = quiet_steps(dyT, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
     for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
-        if stop_if_underflowed(flush, T - 1 - t, dAT[:t + 1], dhT, dcT):
+        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dAT[:t + 1], dhT, dcT):
             return  # nothing reaches steps t … 0 any more: their dA, dh_0 and dc_0 are zero
         if dyT is not None:
             np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss
@@ -424,7 +427,7 @@ def lstm_backward(dy, dh_n, dc_n, cache):
 
 
 class LSTM(RecurrentLayer):
-    r"""``torch.nn.LSTM`` (one layer) in NumPy.
+    r"""``torch.nn.LSTM`` in NumPy.
 
     PyTorch's equations, for each element of the input sequence::
 
@@ -436,11 +439,12 @@ class LSTM(RecurrentLayer):
         h_t = o_t ⊙ tanh(c_t)
 
     Parameters: ``weight_ih_l0 (4H, D)`` = [W_ii | W_if | W_ig | W_io] stacked by rows,
-    ``weight_hh_l0 (4H, H)``, ``bias_ih_l0 (4H,)``, ``bias_hh_l0 (4H,)``, all ~ U(-1/√H, 1/√H).
+    ``weight_hh_l0 (4H, H)``, ``bias_ih_l0 (4H,)``, ``bias_hh_l0 (4H,)``, all ~ U(-1/√H, 1/√H);
+    ``_l{k}`` / ``_reverse`` ones with ``num_layers`` / ``bidirectional``, as torch.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(1, B, H)``.  Returns ``output`` (layout of ``x``,
-    last axis H) and ``(h_n, c_n)``.
+    ``(T, D)``; ``hx = (h_0, c_0)``, each ``(num_layers·K, B, H)``.  Returns ``output`` (layout of ``x``,
+    last axis K·H) and ``(h_n, c_n)``.
 
     ``backward(grad_output, grad_state=None)`` with ``grad_state = (grad_h_n, grad_c_n)`` (any of
     them may be ``None``): accumulates every parameter's ``.grad`` and returns
@@ -450,6 +454,7 @@ class LSTM(RecurrentLayer):
     """
 
     n_gates = 4
+    n_states = 2
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, dtype=np.float32, seed=None,
@@ -457,35 +462,33 @@ class LSTM(RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype, seed=seed, rng=rng, impl=impl)
 
+    def _functions(self):
+        fwd, bwd = (lstm_forward, lstm_backward) if self.impl == "vectorized" else (lstm_forward_loop, lstm_backward_loop)
+
+        def forward(x, states, params):
+            return fwd(x, states[0], states[1], params)
+
+        def backward(dy, dstates, cache):
+            return bwd(dy, dstates[0], dstates[1], cache)
+
+        return forward, backward
+
     def forward(self, x, hx=None):
-        """(1)–(7): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx = (h_0, c_0)``, each
-        ``(1, B, H)``, or None → ``output`` (layout of x, last axis H), ``(h_n, c_n)``."""
-        x, batched = self._time_major_input(x)
-        B = x.shape[1]
+        """(1)–(7), layer after layer (S1)–(S2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first),
+        ``hx = (h_0, c_0)``, each ``(num_layers·K, B, H)``, or None → ``output`` (layout of x, last axis
+        K·H), ``(h_n, c_n)``."""
         if hx is None:
             hx = (None, None)
         elif not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError("LSTM hx must be a tuple (h_0, c_0), each of shape (1, B, H)")
-        h0 = self._state(hx[0], B, batched, "h_0")
-        c0 = self._state(hx[1], B, batched, "c_0")
-        fwd = lstm_forward if self.impl == "vectorized" else lstm_forward_loop
-        y, (h_n, c_n), cache = fwd(x, h0, c0, self.params())
-        self._cache = (cache, batched)
-        return self._user_layout(y, batched), (self._state_out(h_n, batched),
-                                               self._state_out(c_n, batched))
+            raise TypeError("LSTM hx must be a tuple (h_0, c_0), each of shape (num_layers·num_directions, B, H)")
+        y, (h_n, c_n) = self._run(x, list(hx))
+        return y, (h_n, c_n)
 
     def backward(self, grad_output, grad_state=None):
-        """(7')–(1'), (P'): gradients of ``output`` and ``(h_n, c_n)`` (any may be None) →
-        ``(grad_input, (grad_h0, grad_c0))``; accumulates every parameter's ``.grad``."""
-        cache, batched = self._take_cache()
-        B = cache["x"].shape[1]
-        dy = self._grad_output(grad_output, cache["x"], batched)
+        """(7')–(1'), (P'), layer after layer (S2')–(S1'): gradients of ``output`` and
+        ``(h_n, c_n)`` (any may be None) → ``(grad_input, (grad_h0, grad_c0))``; accumulates every
+        parameter's ``.grad``."""
         if grad_state is None:
             grad_state = (None, None)
-        dh_n = self._grad_state(grad_state[0], B, batched, "grad_h_n")
-        dc_n = self._grad_state(grad_state[1], B, batched, "grad_c_n")
-        bwd = lstm_backward if self.impl == "vectorized" else lstm_backward_loop
-        dx, (dh0, dc0), grads = bwd(dy, dh_n, dc_n, cache)
-        self._accumulate(grads)
-        return self._user_layout(dx, batched), (self._state_out(dh0, batched),
-                                                self._state_out(dc0, batched))
+        dx, (dh0, dc0) = self._run_backward(grad_output, list(grad_state))
+        return dx, (dh0, dc0)

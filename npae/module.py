@@ -8,6 +8,9 @@ assignment order, and names them the way PyTorch does (``encoder_lstm.weight_ih_
 Gradients are *accumulated*: a backward pass adds into ``Parameter.grad`` (``+=``), because a
 weight shared across time steps or calls collects a contribution from each.  ``zero_grad()``
 resets them, as in torch.
+
+``train()`` / ``eval()`` set ``training`` on a module and all its sub-modules, as torch's: it
+decides what dropout and batch norm do (``npae/dense.py``).
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_cache", None)
+        object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         params = self.__dict__.get("_parameters")
@@ -151,6 +155,18 @@ class Module:
     def num_parameters(self) -> int:
         """The number of trainable scalars, torch's ``sum(p.numel() for p in model.parameters())``."""
         return sum(p.data.size for p in self.parameters())
+
+    # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True):
+        """Training mode (torch's default): dropout draws masks, batch norm uses the batch's
+        statistics and updates its running estimates.  Applies to every sub-module; returns self."""
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: no dropout, batch norm uses its running estimates (``train(False)``)."""
+        return self.train(False)
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -1,13 +1,13 @@
-"""What the RNN and the LSTM layer share: the input projection and the layer plumbing.
+"""What the RNN, LSTM and GRU layers share: the input projection and the layer plumbing.
 
 Glossary (used in every docstring of npae):
 
     T  time steps          B  batch size        D  input features
-    H  hidden size         G  gate rows = k·H   (k = 1 for the RNN, 4 for the LSTM)
+    H  hidden size         G  gate rows = k·H   (k = 1 for the RNN, 4 for the LSTM, 3 for the GRU)
 
 Inside, everything is *time-major* — ``x (T, B, D)``, states ``(B, H)`` — as in torch; the
 ``batch_first`` layout ``(B, T, D)`` is handled at the edge (here), and initial/final states are
-never batch-first: ``(1, B, H)`` (``num_layers = 1``).
+never batch-first: ``(num_layers·num_directions, B, H)``, as torch (``npae/stacked.py``).
 
 The input projection of all steps is one matrix product, because nothing in it is recurrent::
 
@@ -15,7 +15,8 @@ The input projection of all steps is one matrix product, because nothing in it i
     (P')  dx = dA W_ih,  dW_ih = Σ_t dA_tᵀ x_t,  db_ih = db_hh = Σ_{t,b} dA
 
 where ``dA (T, B, G)`` is the gradient of the gate pre-activations.  Both biases receive the
-same gradient because they enter (P) as a plain sum.
+same gradient because they enter (P) as a plain sum.  (The GRU projects with ``b_ih`` only, its
+(G1): its ``b_hh`` sits partly inside the reset product, ``npae/gru.py``.)
 """
 
 import os
@@ -23,9 +24,11 @@ import os
 import numpy as np
 
 from ._checks import as_array, check_last_dim, check_sizes
-from .errors import ShapeError
+from .dense import dropout_mask
+from .errors import DataError, ShapeError
 from .init import recurrent_bound, uniform
 from .module import Module, Parameter, as_float_dtype, as_generator
+from .stacked import stacked_backward, stacked_forward
 
 
 def input_projection(x, weight_ih, bias_ih=None, bias_hh=None):
@@ -159,6 +162,21 @@ def underflow_threshold(dtype) -> float:
     return float(info.tiny / info.eps)
 
 
+def quiet_steps(dy, threshold) -> int:
+    """How many leading steps of an upstream gradient ``dy (T, …)`` are all below ``threshold`` in
+    magnitude (``T`` for ``dy=None``).  A lower layer of a stacked encoder gets its ``dy`` from the
+    layer above, whose backward stopped at underflow: its early steps are zero.  Once the carry
+    has underflowed *and* every earlier step's ``dy`` is that small, nothing but dust reaches
+    those steps, so the loop may stop there too.  Scans from step 0 and stops at the first loud
+    step (for a loud ``dy``: one reduction)."""
+    if dy is None:
+        return 1 << 62  # every step: there is no upstream gradient at all
+    k = 0
+    while k < len(dy) and not (np.abs(dy[k]).max() >= threshold):
+        k += 1
+    return k
+
+
 def stop_if_underflowed(threshold, steps_done, rest, *carried) -> bool:
     """The tuned backward loops' check (see above).  Every ``UNDERFLOW_CHECK_EVERY`` steps, if
     every entry of every array in ``carried`` is below ``threshold`` in magnitude (NaN never is),
@@ -267,12 +285,25 @@ def _one_blas_thread():
 
 
 class RecurrentLayer(Module):
-    """Constructor, parameters and input/state handling shared by :class:`RNN` and :class:`LSTM`.
+    """Constructor, parameters and input/state handling shared by :class:`RNN`, :class:`LSTM` and
+    :class:`GRU`, and the composition of their stacked and bidirectional passes
+    (:mod:`npae.stacked`).
 
-    Subclasses set ``n_gates`` and implement ``_forward_fns`` (the functional pair to use).
+    Subclasses set ``n_gates`` (k of the glossary), ``n_states`` (1, or 2 for the LSTM's
+    ``(h, c)``) and implement ``_functions()``: the cell's forward/backward pair on tuples of
+    states (see :func:`npae.stacked.stacked_forward`).
+
+    Parameters, in torch's order: for each layer k, for each direction (``""``, then
+    ``"_reverse"``): ``weight_ih_l{k}{sfx} (G, D_k)``, ``weight_hh_l{k}{sfx} (G, H)``,
+    ``bias_ih_l{k}{sfx} (G,)``, ``bias_hh_l{k}{sfx} (G,)``, with ``D_0 = D`` and
+    ``D_k = num_directions·H`` above, all ~ U(-1/√H, 1/√H).  States are
+    ``(num_layers·num_directions, B, H)``.  Inter-layer ``dropout`` acts only in training mode
+    (``train()``, the default; ``eval()`` switches it off), with masks drawn from the layer's
+    own Generator (``seed``/``rng``); the masks of the last forward are in ``dropout_masks``.
     """
 
     n_gates = 1
+    n_states = 1
     impls = ("vectorized", "loop")
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -280,53 +311,113 @@ class RecurrentLayer(Module):
                  rng=None, impl="vectorized"):
         super().__init__()
         name = type(self).__name__
-        if num_layers != 1:
-            raise NotImplementedError(
-                f"npae.{name} implements num_layers=1 only (got {num_layers}); "
-                f"stack several npae.{name} layers by hand for a deeper network"
-            )
-        if bidirectional:
-            raise NotImplementedError(f"npae.{name} does not implement bidirectional=True yet")
-        if dropout:
-            raise NotImplementedError(
-                f"npae.{name} does not implement dropout (got {dropout}); torch only applies it "
-                "between stacked layers, so with num_layers=1 use dropout=0"
-            )
         if proj_size:
             raise NotImplementedError(f"npae.{name} does not implement proj_size (got {proj_size})")
         check_sizes(input_size=input_size, hidden_size=hidden_size)
+        if isinstance(num_layers, bool) or int(num_layers) != num_layers or num_layers < 1:
+            raise DataError(f"num_layers must be an integer ≥ 1, got {num_layers!r}; "
+                            f"use num_layers=1 for one layer")
+        if isinstance(dropout, bool) or not 0.0 <= float(dropout) <= 1.0:
+            raise DataError(f"dropout must be a probability in [0, 1], got {dropout!r}")
         if impl not in self.impls:
             raise ValueError(f"impl must be one of {self.impls}, got {impl!r}")
         dtype = as_float_dtype(dtype)
         rng = as_generator(seed, rng)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.dropout = int(num_layers), float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
         self.batch_first = bool(batch_first)
         self.impl = impl
-        G, D, H = self.n_gates * self.hidden_size, self.input_size, self.hidden_size
-        k = recurrent_bound(H)
-        # torch's order: weight_ih, weight_hh, bias_ih, bias_hh; gate rows i, f, g, o (LSTM)
-        self.weight_ih_l0 = Parameter(uniform((G, D), k, rng, dtype))
-        self.weight_hh_l0 = Parameter(uniform((G, H), k, rng, dtype))
-        self.bias_ih_l0 = Parameter(uniform((G,), k, rng, dtype)) if bias else None
-        self.bias_hh_l0 = Parameter(uniform((G,), k, rng, dtype)) if bias else None
         self.bias = bool(bias)
+        self._rng = rng
+        self.dropout_masks = None
+        G, H = self.n_gates * self.hidden_size, self.hidden_size
+        k = recurrent_bound(H)
+        # torch's order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh
+        for layer in range(self.num_layers):
+            D = self.input_size if layer == 0 else self.num_directions * H
+            for sfx in self._suffixes(layer):
+                setattr(self, "weight_ih" + sfx, Parameter(uniform((G, D), k, rng, dtype)))
+                setattr(self, "weight_hh" + sfx, Parameter(uniform((G, H), k, rng, dtype)))
+                setattr(self, "bias_ih" + sfx, Parameter(uniform((G,), k, rng, dtype)) if bias else None)
+                setattr(self, "bias_hh" + sfx, Parameter(uniform((G,), k, rng, dtype)) if bias else None)
+
+    def _suffixes(self, layer):
+        return [f"_l{layer}"] + ([f"_l{layer}_reverse"] if self.bidirectional else [])
+
+    def _all_suffixes(self):
+        return [s for layer in range(self.num_layers) for s in self._suffixes(layer)]
+
+    def _functions(self):  # pragma: no cover - abstract
+        """The cell's ``(forward(x, states, params), backward(dy, dstates, cache))`` pair."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers
-    def params(self) -> dict:
-        """The parameter arrays under the functional core's names (``weight_ih`` ...)."""
-        return {
-            "weight_ih": self.weight_ih_l0.data,
-            "weight_hh": self.weight_hh_l0.data,
-            "bias_ih": None if self.bias_ih_l0 is None else self.bias_ih_l0.data,
-            "bias_hh": None if self.bias_hh_l0 is None else self.bias_hh_l0.data,
-        }
+    def params(self, layer=0, reverse=False) -> dict:
+        """One recurrence's parameter arrays under the functional core's names (``weight_ih`` ...):
+        layer ``layer``, the reverse direction with ``reverse=True``."""
+        sfx = f"_l{layer}" + ("_reverse" if reverse else "")
+        get = lambda n: None if getattr(self, n + sfx) is None else getattr(self, n + sfx).data  # noqa: E731
+        return {"weight_ih": get("weight_ih"), "weight_hh": get("weight_hh"),
+                "bias_ih": get("bias_ih"), "bias_hh": get("bias_hh")}
 
-    def _accumulate(self, grads):
-        self.weight_ih_l0.accumulate(grads["weight_ih"])
-        self.weight_hh_l0.accumulate(grads["weight_hh"])
-        if self.bias_ih_l0 is not None:
-            self.bias_ih_l0.accumulate(grads["bias_ih"])
-            self.bias_hh_l0.accumulate(grads["bias_hh"])
+    def _accumulate(self, grads, sfx="_l0"):
+        getattr(self, "weight_ih" + sfx).accumulate(grads["weight_ih"])
+        getattr(self, "weight_hh" + sfx).accumulate(grads["weight_hh"])
+        if self.bias:
+            getattr(self, "bias_ih" + sfx).accumulate(grads["bias_ih"])
+            getattr(self, "bias_hh" + sfx).accumulate(grads["bias_hh"])
+
+    def _masks(self, T, B):
+        """The num_layers - 1 inter-layer dropout masks of one training forward (``None`` if there are none)."""
+        if not (self.training and self.dropout > 0 and self.num_layers > 1):
+            return None
+        shape = (T, B, self.num_directions * self.hidden_size)
+        return [dropout_mask(shape, self.dropout, self._rng, self.dtype) for _ in range(self.num_layers - 1)]
+
+    def forward(self, x, hx=None):
+        """One-state cells (RNN, GRU): ``x (T, B, D)`` (``(B, T, D)`` if batch_first) and
+        ``hx (num_layers·K, B, H)`` or None → ``output`` (layout of x, last axis K·H) and
+        ``h_n (num_layers·K, B, H)``: the cell's recurrence, layer after layer, (S1)–(S2)."""
+        y, (h_n,) = self._run(x, [hx])
+        return y, h_n
+
+    def backward(self, grad_output, grad_h_n=None):
+        """One-state cells: gradients of ``output`` and ``h_n`` (either may be None) →
+        ``(grad_input, grad_hx)``, layer after layer (S2')–(S1'); accumulates every ``.grad``."""
+        dx, (dh0,) = self._run_backward(grad_output, [grad_h_n])
+        return dx, dh0
+
+    def _run(self, x, states, masks=None):
+        """Validated ``x`` and ``states`` (a list of ``n_states`` user arrays or ``None``) →
+        output (the caller's layout) and the final states (torch's layout)."""
+        x, batched = self._time_major_input(x)
+        T, B = x.shape[:2]
+        s0 = tuple(self._state(s, B, batched, n) for s, n in zip(states, self._state_names()))
+        if masks is None:
+            masks = self._masks(T, B)
+        self.dropout_masks = masks
+        params = [self.params(layer, d == 1) for layer in range(self.num_layers)
+                  for d in range(self.num_directions)]
+        y, s_n, cache = stacked_forward(x, s0, params, self._functions(), self.num_layers,
+                                        self.num_directions, masks)  # (S1)–(S2)
+        self._cache = (cache, batched, x.shape)
+        return self._user_layout(y, batched), [self._state_out(s, batched) for s in s_n]
+
+    def _run_backward(self, grad_output, grad_states):
+        cache, batched, xshape = self._take_cache()
+        T, B = xshape[:2]
+        dy = self._grad_output(grad_output, (T, B), batched)
+        ds = tuple(self._grad_state(g, B, batched, "grad_" + n[:-2] + "_n")
+                   for g, n in zip(grad_states, self._state_names()))
+        dx, ds0, grads = stacked_backward(dy, ds, cache, self._functions())  # (S2')–(S1')
+        for sfx, g in zip(self._all_suffixes(), grads):
+            self._accumulate(g, sfx)
+        return self._user_layout(dx, batched), [self._state_out(s, batched) for s in ds0]
+
+    def _state_names(self):
+        return ("h_0", "c_0")[:self.n_states]
 
     def _time_major_input(self, x):
         """Validate ``x`` and return it as ``(T, B, D)`` plus whether the call was batched."""
@@ -345,21 +436,23 @@ class RecurrentLayer(Module):
             x = x.transpose(1, 0, 2)
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ShapeError(f"input has an empty axis (T={x.shape[0]}, B={x.shape[1]}); need T ≥ 1 and B ≥ 1")
+        if is_broadcast(x):  # a layer's backward returns a gradient per step: give it a real array
+            x = np.ascontiguousarray(x)
         return x, batched
 
     def _state(self, s, B, batched, name):
-        """An initial state given as ``(1, B, H)`` (or ``(1, H)`` unbatched) → ``(B, H)``."""
-        H = self.hidden_size
+        """An initial state given as ``(num_layers·K, B, H)`` (or ``(num_layers·K, H)`` unbatched) → ``(num_layers·K, B, H)``."""
+        H, NK = self.hidden_size, self.num_layers * self.num_directions
         if s is None:
-            return np.zeros((B, H), dtype=self.dtype)
+            return np.zeros((NK, B, H), dtype=self.dtype)
         s = as_array(s, self.dtype, name)
-        want = (1, B, H) if batched else (1, H)
+        want = (NK, B, H) if batched else (NK, H)
         if s.shape != want:
             raise ShapeError(
-                f"{name} has shape {s.shape}; expected {want} (num_layers, batch, hidden_size) — "
-                "initial states are never batch-first"
+                f"{name} has shape {s.shape}; expected {want} (num_layers·num_directions, batch, "
+                "hidden_size) — initial states are never batch-first"
             )
-        return s[0] if batched else s  # (B, H)
+        return s if batched else s[:, None, :]
 
     def _grad_state(self, g, B, batched, name):
         if g is None:
@@ -376,13 +469,13 @@ class RecurrentLayer(Module):
 
     @staticmethod
     def _state_out(s, batched):
-        """``(B, H)`` → ``(1, B, H)`` (or ``(1, H)`` unbatched), torch's layout for h_n / c_n."""
-        return s[None].copy() if batched else s.copy()
+        """``(num_layers·K, B, H)`` → torch's layout for h_n / c_n (``(num_layers·K, H)`` unbatched), a copy."""
+        return s.copy() if batched else np.ascontiguousarray(s[:, 0, :])
 
-    def _grad_output(self, grad_output, cache_x, batched):
-        """Validate ``grad_output`` against the cached input and return it time-major."""
-        T, B = cache_x.shape[:2]
-        H = self.hidden_size
+    def _grad_output(self, grad_output, TB, batched):
+        """Validate ``grad_output`` against the output's shape and return it time-major."""
+        T, B = TB
+        H = self.num_directions * self.hidden_size
         if grad_output is None:
             return None
         dy = as_array(grad_output, self.dtype, "grad_output")
@@ -398,8 +491,14 @@ class RecurrentLayer(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
             s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
         return s

@@ -23,7 +23,7 @@ import numpy as np
 from ._checks import check_choice
 from .functional import ACTIVATIONS
 from .recurrent import (RecurrentLayer, buffer, input_projection, input_projection_backward,
-                        stop_if_underflowed, underflow_threshold)
+                        quiet_steps, stop_if_underflowed, underflow_threshold)
 
 # ---------------------------------------------------------------------------- one step
 
@@ -132,17 +132,19 @@ def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
     dh_0 on return; ``dA (T, B, H)`` receives the pre-activation gradients.
 
     φ'(a_t) depends only on the forward's outputs, so it is computed for all steps before the loop,
-    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` the loop
-    stops once dh has underflowed, as :func:`npae.lstm.lstm_scan_backward` does.
+    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` (or where
+    the remaining steps' dy is as small) the loop stops once dh has underflowed, as
+    :func:`npae.lstm.lstm_scan_backward` does.
     """
     _, act_grad = ACTIVATIONS[nonlinearity]
     T, B, H = dA.shape
     n = max(1, (1 << 18) // (B * H))  # steps per block: bounded temporaries
     for s in range(0, T, n):
         dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
-    flush = underflow_threshold(dh.dtype) if dy is None else None  # see npae/recurrent.py
+    flush = underflow_threshold(dh.dtype)  # see npae/recurrent.py
+    quiet = quiet_steps(dy, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
     for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
-        if stop_if_underflowed(flush, T - 1 - t, dA[:t + 1], dh):
+        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dA[:t + 1], dh):
             return  # nothing reaches steps t … 0 any more: their dA and dh_0 are zero
         if dy is not None:
             np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
@@ -179,18 +181,20 @@ def rnn_backward(dy, dh_n, cache):
 
 
 class RNN(RecurrentLayer):
-    r"""``torch.nn.RNN`` (one layer) in NumPy.
+    r"""``torch.nn.RNN`` in NumPy.
 
     PyTorch's equation, for each element of the input sequence::
 
         h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)
 
     (or relu with ``nonlinearity="relu"``).  Parameters: ``weight_ih_l0 (H, D)``,
-    ``weight_hh_l0 (H, H)``, ``bias_ih_l0 (H,)``, ``bias_hh_l0 (H,)``, all ~ U(-1/√H, 1/√H).
+    ``weight_hh_l0 (H, H)``, ``bias_ih_l0 (H,)``, ``bias_hh_l0 (H,)``, all ~ U(-1/√H, 1/√H);
+    with ``num_layers`` N > 1 also ``_l1`` … ``_l{N-1}``, with ``bidirectional=True`` the
+    ``_reverse`` ones (K = 2 directions), as torch; ``dropout`` between layers in training mode.
 
     ``forward(x, hx=None)``: ``x (T, B, D)`` — ``(B, T, D)`` with ``batch_first`` — or unbatched
-    ``(T, D)``; ``hx (1, B, H)``.  Returns ``output (T, B, H)`` (same layout as ``x``) and
-    ``h_n (1, B, H)``.
+    ``(T, D)``; ``hx (num_layers·K, B, H)``.  Returns ``output (T, B, K·H)`` (same layout as ``x``) and
+    ``h_n (num_layers·K, B, H)``.
 
     ``backward(grad_output, grad_h_n=None)``: gradients of the loss w.r.t. ``output`` and ``h_n``
     (either may be ``None``).  Accumulates every parameter's ``.grad`` and returns
@@ -209,26 +213,21 @@ class RNN(RecurrentLayer):
                          bidirectional, dtype=dtype, seed=seed, rng=rng, impl=impl)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None):
-        """(R1)–(R2): ``x (T, B, D)`` (``(B, T, D)`` if batch_first), ``hx (1, B, H)`` or None →
-        ``output`` (layout of x, last axis H), ``h_n (1, B, H)``."""
-        x, batched = self._time_major_input(x)
-        h0 = self._state(hx, x.shape[1], batched, "hx")
-        fwd = rnn_forward if self.impl == "vectorized" else rnn_forward_loop
-        y, h_n, cache = fwd(x, h0, self.params(), self.nonlinearity)
-        self._cache = (cache, batched)
-        return self._user_layout(y, batched), self._state_out(h_n, batched)
+    n_states = 1
 
-    def backward(self, grad_output, grad_h_n=None):
-        """(R2')–(R1'), (P'): gradients of ``output`` and ``h_n`` (either may be None) →
-        ``(grad_input, grad_hx)``; accumulates every parameter's ``.grad``."""
-        cache, batched = self._take_cache()
-        dy = self._grad_output(grad_output, cache["x"], batched)
-        dh_n = self._grad_state(grad_h_n, cache["x"].shape[1], batched, "grad_h_n")
-        bwd = rnn_backward if self.impl == "vectorized" else rnn_backward_loop
-        dx, dh0, grads = bwd(dy, dh_n, cache)
-        self._accumulate(grads)
-        return self._user_layout(dx, batched), self._state_out(dh0, batched)
+    def _functions(self):
+        fwd, bwd = (rnn_forward, rnn_backward) if self.impl == "vectorized" else (rnn_forward_loop, rnn_backward_loop)
+        nl = self.nonlinearity
+
+        def forward(x, states, params):
+            y, h_n, cache = fwd(x, states[0], params, nl)
+            return y, (h_n,), cache
+
+        def backward(dy, dstates, cache):
+            dx, dh0, grads = bwd(dy, dstates[0], cache)
+            return dx, (dh0,), grads
+
+        return forward, backward
 
     def extra_repr(self):
         s = super().extra_repr()

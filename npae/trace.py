@@ -3,7 +3,7 @@
     from npae.trace import Trace
 
     with Trace() as tr:
-        x_hat = model(x)          # an RNNAutoencoder or LSTMAutoencoder, x (B, T, D)
+        x_hat = model(x)          # any npae autoencoder, x (B, T, D)
     print(tr)                     # one line per intermediate: name, equation, shape, dtype, min/mean/max
     tr["z"].value                 # the latent code itself, (B, L)
 
@@ -34,6 +34,11 @@ The records, in the order the data flows (``equation`` names the line of ``docs/
     decoder.h0 (and c0)       (B, H)     (A4)   the decoder starts from h_0 = u (c_0 = 0)
     decoder.i/f/g/o, decoder.c, decoder.h        as for the encoder
     x_hat                     (B, T, D)  (A5)   output_fc at every step: the reconstruction
+
+The GRU autoencoder records ``encoder.r/z/n`` (G3)–(G5) in place of the LSTM's gates and its
+input projections are (G1) (``b_ih`` only); a stacked one (``num_layers > 1``) records every
+layer's states, ``encoder.l{k}.h`` / ``decoder.l{k}.h`` (S1); the dense autoencoder records the
+flattened input and every layer's output (``fc0``, ``bn0``, ``act0``, ``drop0``, … ``output_fc``).
 """
 
 from __future__ import annotations
@@ -190,10 +195,21 @@ _GATES = (
 )
 
 
+_GRU_GATES = (
+    ("r", "(G3)", "reset gate σ(a_r + c_r): how much of h_{t-1} W_hnᵀ + b_hn enters the candidate"),
+    ("z", "(G4)", "update gate σ(a_z + c_z): how much of h_{t-1} is kept"),
+    ("n", "(G5)", "candidate tanh(a_n + r⊙c_n): the proposed new state"),
+)
+
+
 def _record_recurrence(tr, side, state, cell, H):
     """The states of one recurrent layer (encoder or decoder), from its cache ``state``."""
     h = state["h"]  # (T+1, B, H) with h[0] the initial state
-    if cell == "lstm":
+    if cell == "gru":
+        for k, (gname, eq, note) in enumerate(_GRU_GATES):
+            tr.record(f"{side}.{gname}", state["gates"][..., k * H:(k + 1) * H], eq, note)
+        tr.record(f"{side}.h", h[1:], "(G6)", "hidden states h_1 … h_T = (1-z)⊙n + z⊙h_{t-1}")
+    elif cell == "lstm":
         gates = state["gates"]  # activated, (T, B, 4H), rows i, f, g, o
         for k, (gname, eq, note) in enumerate(_GATES):
             tr.record(f"{side}.{gname}", gates[..., k * H:(k + 1) * H], eq, note)
@@ -207,6 +223,10 @@ def _record_recurrence(tr, side, state, cell, H):
 def _record_autoencoder(tr, model, x, y):
     cache = getattr(model, "_cache", None)
     cell = getattr(model, "cell", None)
+    if cell == "dense":
+        return _record_dense(tr, model, x, y)
+    if isinstance(cache, str) and cache == "layers":
+        return _record_layers(tr, model, x, y)
     try:
         (x_tm, enc_state, efc_cache), (u, dec_state, dfc_cache, _out_cache) = cache
         h_T, z = efc_cache[0], dfc_cache[0]
@@ -217,14 +237,16 @@ def _record_autoencoder(tr, model, x, y):
             "npae/trace.py::_record_autoencoder (update it if the autoencoder changed)"
         ) from None
     H = model.hidden_size
-    G = "4H" if cell == "lstm" else "H"
+    G = {"lstm": "4H", "gru": "3H"}.get(cell, "H")
     enc, dec = model.encoder.params(), model.decoder.params()
     T = x_tm.shape[0]
+    # the GRU projects with b_ih only, (G1): its b_hh sits inside the reset product
+    eq, b_hh, terms = ("(G1)", None, "b_ih") if cell == "gru" else ("(P)", "bias_hh", "b_ih + b_hh")
 
     tr.record("x", x, "", "the input windows, batch-first (B, T, D) as the caller gave them")
     tr.record("encoder.input_projection",
-              input_projection(x_tm, enc["weight_ih"], enc["bias_ih"], enc["bias_hh"]), "(P)",
-              f"x_t W_ihᵀ + b_ih + b_hh for all T={T} steps in one matrix product, time-major "
+              input_projection(x_tm, enc["weight_ih"], enc["bias_ih"], b_hh and enc[b_hh]), eq,
+              f"x_t W_ihᵀ + {terms} for all T={T} steps in one matrix product, time-major "
               f"(T, B, G) with G = {G}")
     _record_recurrence(tr, "encoder", enc_state, cell, H)
     tr.record("h_T", h_T, "(A1)",
@@ -232,8 +254,8 @@ def _record_autoencoder(tr, model, x, y):
     tr.record("z", z, "(A2)", "latent code z = h_T W_eᵀ + b_e (encoder_fc): the bottleneck")
     tr.record("u", u, "(A3)", "u = z W_dᵀ + b_d (decoder_fc), back to the hidden size")
     tr.record("decoder.input_projection",
-              input_projection(u, dec["weight_ih"], dec["bias_ih"], dec["bias_hh"]), "(P)",
-              f"u W_ihᵀ + b_ih + b_hh computed once: the decoder's input is u at every one of "
+              input_projection(u, dec["weight_ih"], dec["bias_ih"], b_hh and dec[b_hh]), eq,
+              f"u W_ihᵀ + {terms} computed once: the decoder's input is u at every one of "
               f"the T={T} steps")
     tr.record("decoder.h0", dec_state["h"][0], "(A4)", "the decoder starts from h_0 = u")
     if cell == "lstm":
@@ -241,3 +263,46 @@ def _record_autoencoder(tr, model, x, y):
     _record_recurrence(tr, "decoder", dec_state, cell, H)
     tr.record("x_hat", y, "(A5)",
               "x̂_t = h_t W_oᵀ + b_o (output_fc at every step), batch-first (B, T, D)")
+
+
+def _record_layers(tr, model, x, y):
+    """A stacked autoencoder (``num_layers > 1``): every layer's states, from the layers' caches."""
+    H, N = model.hidden_size, model.num_layers
+    tr.record("x", x, "", "the input windows, batch-first (B, T, D) as the caller gave them")
+    for side, layer in (("encoder", model.encoder), ("decoder", model.decoder)):
+        if side == "decoder":
+            tr.record("h_T", model.encoder_fc._cache[0], "(A1)",
+                      f"the last of the {N} encoder layers' final state: all the encoder passes on")
+            tr.record("z", model.decoder_fc._cache[0], "(A2)", "latent code z = h_T W_eᵀ + b_e (encoder_fc)")
+        caches = layer._cache[0]["caches"]
+        for k, c in enumerate(caches):
+            if side == "decoder" and k == 0:
+                tr.record("u", c["h"][0], "(A3)", "u = z W_dᵀ + b_d (decoder_fc): the decoder's input "
+                          f"at every step and h_0 of each of its {N} layers")
+            masked = " (its input: the layer below's output ⊙ the dropout mask (D1))" if \
+                k and layer.dropout_masks is not None else ""
+            tr.record(f"{side}.l{k}.h", c["h"][1:], "(S1)",
+                      f"layer {k}'s hidden states h_1 … h_T, (T, B, H){masked}")
+    tr.record("x_hat", y, "(A5)", "x̂_t = h_t W_oᵀ + b_o of the last decoder layer, (B, T, D)")
+
+
+_DENSE_NOTES = {
+    "fc": ("(L1)", "Linear"), "bn": ("(N1)–(N4)", "batch norm over the batch: (x - μ)/√(σ²+ε), then γ, β"),
+    "act": ("", "the activation"), "drop": ("(D1)", "dropout: x ⊙ m in training mode, x in eval mode"),
+}
+
+
+def _record_dense(tr, model, x, y):
+    """The dense autoencoder: the flattened input, then every layer's output."""
+    outs = getattr(model, "_trace_outputs", None) or []
+    tr.record("x", x, "", "the input windows, (B, T, D)")
+    tr.record("x_flat", x.reshape(x.shape[0], -1), "", "each window flattened to F = T·D values")
+    for name, v in outs:
+        kind = name.rstrip("0123456789") if name != "output_fc" else "fc"
+        eq, note = _DENSE_NOTES[kind]
+        if kind == "bn" and not model.training:
+            eq, note = "(N6)", "batch norm with the running statistics (eval mode)"
+        if kind == "act":
+            note = f"{model.activation} (derivative from the output in the backward)"
+        tr.record(name, v, eq, note + f", ({', '.join(['B'] + [str(d) for d in v.shape[1:]])})")
+    tr.record("x_hat", y, "(L1)", "output_fc's output reshaped to (B, T, D): the reconstruction")

@@ -22,10 +22,11 @@ def rel_err(a, b, floor=1e-30) -> float:
     return float(np.max(np.abs(a - b), initial=0.0)) / scale
 
 
-def assert_close(a, b, rtol, what="", kind=None):
+def assert_close(a, b, rtol, what="", kind=None, floor=None):
     """``rel_err(a, b) <= rtol``.  At float32 tolerances the scale is floored at 1: float32 sums of
-    O(1) terms that cancel to a small result carry an absolute, not a relative, rounding error."""
-    err = rel_err(a, b, floor=1.0 if rtol >= 1e-6 else 1e-30)
+    O(1) terms that cancel to a small result carry an absolute, not a relative, rounding error.
+    ``floor``: another lower bound of the scale (a gradient that is zero by an invariance)."""
+    err = rel_err(a, b, floor=max(1.0 if rtol >= 1e-6 else 1e-30, floor or 0.0))
     if kind is not None:
         WORST[kind] = max(WORST.get(kind, 0.0), err)
     assert err <= rtol, f"{what}: relative error {err:.3e} > {rtol:.0e}"
@@ -69,17 +70,77 @@ def random_recurrent_params(rng, G, D, H, bias=True, scale=1.0):
 
 
 def torch_twin_layer(layer):
-    """The torch.nn layer with the same class, options and weights as an npae RNN/LSTM/Linear."""
+    """The torch.nn layer with the same class, options and weights as an npae RNN/LSTM/GRU/Linear."""
     import npae
 
     dtype = torch.float64 if layer.dtype == np.float64 else torch.float32
-    if isinstance(layer, npae.LSTM):
-        tl = torch.nn.LSTM(layer.input_size, layer.hidden_size, bias=layer.bias, batch_first=layer.batch_first)
-    elif isinstance(layer, npae.RNN):
-        tl = torch.nn.RNN(layer.input_size, layer.hidden_size, nonlinearity=layer.nonlinearity,
-                          bias=layer.bias, batch_first=layer.batch_first)
+    if isinstance(layer, (npae.LSTM, npae.GRU, npae.RNN)):
+        kw = dict(bias=layer.bias, batch_first=layer.batch_first, num_layers=layer.num_layers,
+                  bidirectional=layer.bidirectional, dropout=layer.dropout)
+        if isinstance(layer, npae.RNN):
+            kw["nonlinearity"] = layer.nonlinearity
+        cls = {npae.LSTM: torch.nn.LSTM, npae.GRU: torch.nn.GRU, npae.RNN: torch.nn.RNN}[type(layer)]
+        tl = cls(layer.input_size, layer.hidden_size, **kw)
     else:
         tl = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
     tl = tl.to(dtype)
     tl.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
     return tl
+
+
+def run_npae_layer(layer, x, states, dy, dstates):
+    """Forward and backward of an npae RNN/GRU (one state) or LSTM (``states = [h0, c0]``) →
+    outputs, input/state gradients and parameter gradients by name."""
+    import npae
+
+    layer.zero_grad()
+    if isinstance(layer, npae.LSTM):
+        y, (h, c) = layer(x, tuple(states))
+        dx, (dh0, dc0) = layer.backward(dy, tuple(dstates))
+        outs, gin = [y, h, c], [dx, dh0, dc0]
+    else:
+        y, h = layer(x, states[0])
+        dx, dh0 = layer.backward(dy, dstates[0])
+        outs, gin = [y, h], [dx, dh0]
+    return outs, gin, {n: p.grad.copy() for n, p in layer.named_parameters()}
+
+
+def run_torch_layer(tl, x, states, dy, dstates):
+    """The same on a torch layer, through autograd on Σ dy ⊙ output + Σ dstate ⊙ state."""
+    xt = t(x, True)
+    st_ = [t(s, True) for s in states]
+    y, hs = tl(xt, tuple(st_) if len(st_) == 2 else st_[0])
+    outs = [y] + (list(hs) if isinstance(hs, tuple) else [hs])
+    loss = sum((o * t(g)).sum() for o, g in zip(outs, [dy] + list(dstates)))
+    loss.backward()
+    grads = {n: p.grad for n, p in tl.named_parameters()}
+    return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], grads
+
+
+def compare_autoencoder_with_twin(model, x, w, T, kind=None):
+    """Forward, backward (upstream ``w``), encode and decode of an npae recurrent autoencoder
+    against its ``reference`` twin: every output and every gradient by name, in the model's
+    tolerance (``TOL``); ``kind`` names the row of the WORST table (float64 only)."""
+    import reference
+
+    dtype = model.dtype
+    twin = reference.to_torch(model)
+    model.zero_grad()
+    y = model(x)
+    dx = model.backward(w)
+    xt = t(x, True)
+    yt = twin(xt)
+    (yt * t(w)).sum().backward()
+    tol = TOL[np.dtype(dtype)]
+    kind = kind if dtype == np.float64 else None
+    assert y.dtype == dx.dtype == dtype
+    assert_close(y, yt.detach(), tol, "reconstruction", kind and kind + " outputs")
+    assert_close(dx, xt.grad, tol, "grad input", kind and kind + " gradients")
+    tgrads = dict(twin.named_parameters())
+    assert [n for n, _ in model.named_parameters()] == list(tgrads)
+    for name, p in model.named_parameters():
+        assert p.grad.dtype == dtype
+        assert_close(p.grad, tgrads[name].grad, tol, "grad " + name, kind and kind + " gradients")
+    z = model.encode(x)
+    assert_close(z, twin.encode(t(x)).detach(), tol, "latent")
+    assert_close(model.decode(z, T), twin.decode(t(z), T).detach(), tol, "decode")

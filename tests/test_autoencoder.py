@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from helpers import TOL, assert_close, randomize, t
+from helpers import assert_close, compare_autoencoder_with_twin, randomize, t
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,27 +39,9 @@ def check_ae(case):
     model = CELLS[case["cell"]][0](case["D"], case["H"], case["L"], dtype=case["dtype"], rng=rng)
     if case["dtype"] == np.float64:
         randomize(model, rng)  # float32 smoke tests keep torch's initial scale (see helpers.TOL)
-    twin = reference.to_torch(model)
     x = rng.standard_normal((case["B"], case["T"], case["D"])).astype(case["dtype"])
     w = rng.standard_normal(x.shape).astype(case["dtype"])
-    model.zero_grad()
-    y = model(x)
-    dx = model.backward(w)
-    xt = t(x, True)
-    yt = twin(xt)
-    (yt * t(w)).sum().backward()
-    tol = TOL[np.dtype(case["dtype"])]
-    kind = "autoencoder" if case["dtype"] == np.float64 else None
-    assert y.dtype == dx.dtype == case["dtype"]
-    assert_close(y, yt.detach(), tol, "reconstruction", kind and kind + " outputs")
-    assert_close(dx, xt.grad, tol, "grad input", kind and kind + " gradients")
-    tgrads = dict(twin.named_parameters())
-    for name, p in model.named_parameters():
-        assert p.grad.dtype == case["dtype"]
-        assert_close(p.grad, tgrads[name].grad, tol, "grad " + name, kind and kind + " gradients")
-    z = model.encode(x)
-    assert_close(z, twin.encode(t(x)).detach(), tol, "latent")
-    assert_close(model.decode(z, case["T"]), twin.decode(t(z), case["T"]).detach(), tol, "decode")
+    compare_autoencoder_with_twin(model, x, w, case["T"], "autoencoder")
 
 
 @given(ae_case())

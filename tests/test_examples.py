@@ -142,8 +142,8 @@ def test_doc_index_cites_each_equation_in_its_function():
 def test_every_equation_number_in_the_code_is_derived_in_the_doc():
     doc = DOC.read_text()
     defined = {label for labels, _ in index_rows() for label in labels}
-    pattern = re.compile(r"\((?:[RALPM]?\d'?|[PM]'?)\)")
-    for name in ("rnn", "lstm", "recurrent", "linear", "losses", "autoencoder"):
+    pattern = re.compile(r"\((?:[RALPMGSDN]?\d'?|[PM]'?)\)")
+    for name in ("rnn", "lstm", "gru", "stacked", "dense", "recurrent", "linear", "losses", "autoencoder"):
         for label in set(pattern.findall((REPO / "npae" / f"{name}.py").read_text())):
             assert label in defined or label.replace("'", "′") in doc, f"npae/{name}.py cites {label}"
             assert label in doc, f"npae/{name}.py cites {label}, which docs/bptt.md never writes"

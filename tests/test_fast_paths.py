@@ -212,24 +212,28 @@ def test_saturated_gates_no_warning_and_equal_torch(dtype):
     np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-12 if dtype == np.float64 else 1e-5)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
-def test_vanishing_carry_stops_instead_of_going_subnormal(cell):
+@pytest.mark.parametrize("cell,num_layers", [("rnn", 1), ("lstm", 1), ("gru", 1), ("lstm", 2), ("rnn", 2),
+                                             ("gru", 2)])
+def test_vanishing_carry_stops_instead_of_going_subnormal(cell, num_layers):
     """float32, a gradient entering only at the last step (the encoder's case), shrinking through
     T steps: the tuned backward stops once it is below tiny/eps (npae/recurrent.py) instead of
     computing subnormals (slow on x86) — and still equals the plain float64 loop, which never
-    stops, to float32 precision in every gradient."""
-    from npae import LSTM, RNN
+    stops, to float32 precision in every gradient.  With two layers, the gradient enters the top
+    layer's last state only; the lower layer's dy is what the top layer sends down, zero on the
+    steps it no longer reached (npae/recurrent.py::quiet_steps)."""
+    from npae import GRU, LSTM, RNN
 
-    Layer = LSTM if cell == "lstm" else RNN
+    Layer = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[cell]
     T, B, D, H = 120, 4, 3, 8
     rng = np.random.default_rng(0)
-    oracle = Layer(D, H, dtype=np.float64, seed=0, impl="loop")
+    oracle = Layer(D, H, num_layers=num_layers, dtype=np.float64, seed=0, impl="loop")
     for p in oracle.parameters():
         p.data *= 0.5  # the carried gradient shrinks by ~10× per step
-    tuned = Layer(D, H, dtype=np.float32)
+    tuned = Layer(D, H, num_layers=num_layers, dtype=np.float32)
     tuned.load_state_dict(oracle.state_dict())
     x = rng.standard_normal((T, B, D))
-    dh_n = rng.standard_normal((1, B, H)) * 1e-20
+    dh_n = np.zeros((num_layers, B, H))
+    dh_n[-1] = rng.standard_normal((B, H)) * 1e-20
     grads = []
     for layer, dtype in ((oracle, np.float64), (tuned, np.float32)):
         layer.zero_grad()

@@ -12,6 +12,8 @@ import sys
 import numpy as np
 import pytest
 
+import npae.autoencoder
+import npae.gru
 import npae.lstm
 import npae.rnn
 from npae.cli import main
@@ -46,20 +48,39 @@ def run(capsys, *argv):
 
 def expected_tensors(cell):
     """(model prefix, tensor) pairs the table must list: input, states, every parameter."""
-    from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder
+    from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder
+    from npae.dense import DenseAutoencoder
+    from npae.gru import GRU
     from npae.lstm import LSTM
     from npae.rnn import RNN
 
     layer = ["input", "h_0", "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
     want = [("Linear", t) for t in ("input", "weight", "bias")]
+
+    def deep(prefix, cls, c0):
+        names = [n for n, _ in cls(2, 3, num_layers=2, bidirectional=True).named_parameters()]
+        assert "weight_hh_l1_reverse" in names
+        return [(prefix, t) for t in ["input", "h_0"] + (["c_0"] if c0 else []) + names]
+
+    def ae(prefix, model):
+        return [(prefix, "input")] + [(prefix, n) for n, _ in model.named_parameters()]
+
     if cell in ("rnn", "all"):
         want += [("RNN tanh", t) for t in layer] + [("RNN relu", t) for t in layer]
     if cell in ("lstm", "all"):
-        want += [("LSTM ", t) for t in layer[:2] + ["c_0"] + layer[2:]]
+        want += [("LSTM (", t) for t in layer[:2] + ["c_0"] + layer[2:]]
+        want += deep("LSTM 2 layers bidirectional", LSTM, True)
+    if cell in ("gru", "all"):
+        want += [("GRU (", t) for t in layer] + deep("GRU 2 layers bidirectional", GRU, False)
     if cell in ("rnn", "all"):
-        want += [("RNNAutoencoder", "input")] + [("RNNAutoencoder", n) for n, _ in RNNAutoencoder(2, 3, 2).named_parameters()]
+        want += ae("RNNAutoencoder", RNNAutoencoder(2, 3, 2))
     if cell in ("lstm", "all"):
-        want += [("LSTMAutoencoder", "input")] + [("LSTMAutoencoder", n) for n, _ in LSTMAutoencoder(2, 3, 2).named_parameters()]
+        want += ae("LSTMAutoencoder (", LSTMAutoencoder(2, 3, 2))
+        want += ae("LSTMAutoencoder 2 layers", LSTMAutoencoder(2, 3, 2, num_layers=2))
+    if cell in ("gru", "all"):
+        want += ae("GRUAutoencoder", GRUAutoencoder(2, 3, 2))
+    if cell in ("dense", "all"):
+        want += ae("DenseAutoencoder", DenseAutoencoder(2, 4, [3, 2, 3]))
     assert [n for n, _ in RNN(2, 3).named_parameters()] == layer[2:]
     assert [n for n, _ in LSTM(2, 3).named_parameters()] == layer[2:]
     return want
@@ -85,7 +106,8 @@ def test_cell_filter_and_float32(capsys):
     code, out, rows = run(capsys, "--cell", "lstm", "--dtype", "float32")
     assert code == 0, out
     models = {r["model"].split(" (")[0] for r in rows}
-    assert models == {"Linear(3→2)", "LSTM", "LSTMAutoencoder"}
+    assert models == {"Linear(3→2)", "LSTM", "LSTM 2 layers bidirectional", "LSTMAutoencoder",
+                      "LSTMAutoencoder 2 layers"}
     assert "float64 copy" in out  # the output explains where finite differences run
     torch_errors = [number(r["torch"]) for r in rows]
     assert max(torch_errors) < 1e-4
@@ -127,10 +149,33 @@ def test_broken_lstm_cell_state_gradient_fails(capsys, monkeypatch):
     code, out, rows = run(capsys, "--cell", "lstm")
     assert code == 1
     failed = {r["tensor"] for r in rows if r["result"] == "FAIL"}
-    lstm_rows = [r for r in rows if r["model"].startswith("LSTM (")]
+    layer = ("LSTM (", "LSTM 2 layers")  # the layers; the autoencoders never read c_n
+    lstm_rows = [r for r in rows if r["model"].startswith(layer)]
     assert all(r["result"] == "FAIL" for r in lstm_rows)  # every LSTM gradient depends on c_n
     assert failed == {r["tensor"] for r in lstm_rows}
-    assert all(r["result"] == "pass" for r in rows if not r["model"].startswith("LSTM ("))
+    assert all(r["result"] == "pass" for r in rows if not r["model"].startswith(layer))
+
+
+def test_broken_gru_reset_product_fails(capsys, monkeypatch):
+    """b_hn's gradient without the reset gate (db_hn = Σ da_n, as if b_hn sat outside
+    r ⊙ (·)): the GRUs' b_hh rows turn to FAIL in both columns."""
+    real = npae.gru.gru_recurrence_backward
+
+    def broken(dy, dh_n, h, gates, c_n, weight_hh):
+        dA, dh0, dW_hh, db_hh = real(dy, dh_n, h, gates, c_n, weight_hh)
+        H = c_n.shape[-1]
+        db_hh = db_hh.copy()
+        db_hh[2 * H:] = dA[..., 2 * H:].sum(axis=(0, 1))  # the reset gate forgotten
+        return dA, dh0, dW_hh, db_hh
+
+    monkeypatch.setattr(npae.gru, "gru_recurrence_backward", broken)
+    monkeypatch.setattr(npae.autoencoder, "gru_recurrence_backward", broken)  # imported by name there
+    code, out, rows = run(capsys, "--cell", "gru")
+    assert code == 1
+    failed = {(r["model"].split(" (")[0], r["tensor"]) for r in rows if r["result"] == "FAIL"}
+    assert ("GRU", "bias_hh_l0") in failed and ("GRUAutoencoder", "decoder_gru.bias_hh_l0") in failed
+    assert all(t.startswith(("bias_hh", "encoder_gru.bias_hh", "decoder_gru.bias_hh")) for _, t in failed)
+    assert all(r["fd"].endswith("!") and r["torch"].endswith("!") for r in rows if r["result"] == "FAIL")
 
 
 def test_without_torch(capsys, monkeypatch):
@@ -156,7 +201,7 @@ def test_console_entry_point_and_bad_option():
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "skipped (--no-torch)" in ok.stdout and len(parse(ok.stdout)) == len(expected_tensors("rnn"))
-    bad = subprocess.run([sys.executable, "-m", "npae", "gradcheck", "--cell", "gru"],
+    bad = subprocess.run([sys.executable, "-m", "npae", "gradcheck", "--cell", "transformer"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "invalid choice" in bad.stderr

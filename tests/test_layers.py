@@ -7,7 +7,7 @@ upstream gradients weight *every* output (sequence, h_n and c_n), never an all-o
 import numpy as np
 import pytest
 import torch
-from helpers import TOL, assert_close, randomize, t, torch_twin_layer
+from helpers import TOL, assert_close, randomize, run_npae_layer, run_torch_layer, t, torch_twin_layer
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,28 +55,11 @@ def draw_arrays(case, rng):
 
 
 def run_npae(layer, x, states, dy, dstates):
-    layer.zero_grad()
-    if isinstance(layer, npae.LSTM):
-        y, (h, c) = layer(x, tuple(states))
-        dx, (dh0, dc0) = layer.backward(dy, tuple(dstates))
-        outs, gin = [y, h, c], [dx, dh0, dc0]
-    else:
-        y, h = layer(x, states[0])
-        dx, dh0 = layer.backward(dy, dstates[0])
-        outs, gin = [y, h], [dx, dh0]
-    return outs, gin, {n: p.grad.copy() for n, p in layer.named_parameters()}
+    return run_npae_layer(layer, x, states, dy, dstates)
 
 
 def run_torch(layer, x, states, dy, dstates):
-    tl = torch_twin_layer(layer)
-    xt = t(x, True)
-    st_ = [t(s, True) for s in states]
-    y, hs = tl(xt, tuple(st_) if len(st_) == 2 else st_[0])
-    outs = [y] + (list(hs) if isinstance(hs, tuple) else [hs])
-    loss = sum((o * t(g)).sum() for o, g in zip(outs, [dy] + list(dstates)))
-    loss.backward()
-    grads = {n: p.grad for n, p in tl.named_parameters()}
-    return [o.detach() for o in outs], [xt.grad] + [s.grad for s in st_], grads
+    return run_torch_layer(torch_twin_layer(layer), x, states, dy, dstates)
 
 
 def check_against_torch(case):
@@ -130,37 +113,7 @@ def test_loop_equals_vectorized(cell, T, B, D, H, bias, batch_first, seed):
         assert_close(p1[k], p2[k], 1e-12, "loop vs vectorized " + k)
 
 
-@given(cell=st.sampled_from(["rnn_tanh", "rnn_relu", "lstm"]), T=st.integers(2, 20), B=B_, D=D_, H=H_,
-       seed=SEED, data=st.data())
-def test_two_chunks_with_state_threaded_equal_one_call(cell, T, B, D, H, seed, data):
-    """Forward: run [0, k) then [k, T) from the carried state. Backward: the second chunk's dh_0 flows
-    into the first chunk's h_n gradient; parameter gradients add up."""
-    k = data.draw(st.integers(1, T - 1))
-    case = dict(cell=cell, T=T, B=B, D=D, H=H, bias=True, batch_first=True, dtype=np.float64,
-                unbatched=False, seed=seed, impl="vectorized")
-    rng = np.random.default_rng(seed)
-    x, states, dy, dstates = draw_arrays(case, rng)
-    whole = build(case)
-    randomize(whole, rng)
-    outs, gin, grads = run_npae(whole, x, states, dy, dstates)
-
-    a, b = build(case), build(case)
-    a.load_state_dict(whole.state_dict())
-    b.load_state_dict(whole.state_dict())
-    lstm = cell == "lstm"
-    ya, sa = a(x[:, :k], tuple(states) if lstm else states[0])
-    yb, sb = b(x[:, k:], sa)
-    y = np.concatenate([ya, yb], axis=1)
-    assert_close(y, outs[0], 1e-12, "chunked output")
-    for s1, s2 in zip(sb if lstm else [sb], outs[1:]):
-        assert_close(s1, s2, 1e-12, "chunked final state")
-    dxb, dsb = b.backward(dy[:, k:], tuple(dstates) if lstm else dstates[0])
-    dxa, dsa = a.backward(dy[:, :k], dsb)
-    assert_close(np.concatenate([dxa, dxb], axis=1), gin[0], 1e-12, "chunked grad input")
-    for s1, s2 in zip(dsa if lstm else [dsa], gin[1:]):
-        assert_close(s1, s2, 1e-12, "chunked grad initial state")
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        assert_close(pa.grad + pb.grad, grads[n], 1e-12, "chunked " + n)
+# two chunks with the state threaded == one call: tests/test_stacked.py (every cell, 1–3 layers)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm"])
@@ -248,13 +201,14 @@ def test_float32_stays_float32_no_upcasting():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(num_layers=2), "num_layers=1"),
-    (dict(bidirectional=True), "bidirectional"),
-    (dict(dropout=0.5), "dropout"),
+    (dict(num_layers=0), "num_layers"),
+    (dict(num_layers=1.5), "num_layers"),
+    (dict(dropout=1.5), "dropout"),
+    (dict(dropout=-0.1), "dropout"),
 ])
-@pytest.mark.parametrize("cls", [npae.RNN, npae.LSTM])
-def test_unimplemented_torch_options_raise(cls, kwargs, match):
-    with pytest.raises(NotImplementedError, match=match):
+@pytest.mark.parametrize("cls", [npae.RNN, npae.LSTM, npae.GRU])
+def test_bad_stacking_options_raise(cls, kwargs, match):
+    with pytest.raises(npae.errors.DataError, match=match):
         cls(2, 3, **kwargs)
 
 

@@ -13,15 +13,19 @@ import numpy as np
 
 HELP = "print one window's path through an autoencoder: every intermediate's shape and values"
 DESCRIPTION = (
-    "Run one window of the built-in synthetic series through an RNN or LSTM autoencoder and "
+    "Run one window of the built-in synthetic series through an RNN, LSTM, GRU (optionally "
+    "stacked) or dense autoencoder and "
     "print, in order, every intermediate array (name, equation, shape, dtype, min/mean/max) "
     "with a one-line explanation, then the loss and the gradients of the backward pass."
 )
 
 
 def add_arguments(parser):
-    parser.add_argument("--cell", choices=("lstm", "rnn"), default="lstm",
-                        help="recurrent cell of the autoencoder (default lstm)")
+    parser.add_argument("--cell", choices=("lstm", "rnn", "gru", "dense"), default="lstm",
+                        help="the autoencoder: recurrent cell, or the guide's dense model (default lstm)")
+    parser.add_argument("--num-layers", type=int, default=1, metavar="N",
+                        help="stacked recurrent layers (default 1); for dense, N hidden layers of H "
+                             "on each side of the latent layer")
     parser.add_argument("--window-size", type=int, default=50, metavar="T",
                         help="window length T (default 50, the tutorial's)")
     parser.add_argument("--hidden-size", type=int, default=32, metavar="H", help="hidden size H (default 32)")
@@ -74,8 +78,12 @@ def _train(model, windows, epochs, seed):
         print(f"  epoch {epoch + 1}/{epochs}: mean training loss {total / n:.4f}")
 
 
+_DENSE_EQS = {"fc": "(L1')", "bn": "(N4')–(N1')", "output_fc": "(L1')"}
+DENSE_BATCH = 8  # batch norm normalises over a batch: the dense model sees 8 windows
+
+
 def run(args) -> int:
-    from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder
+    from npae.autoencoder import build_autoencoder
     from npae.errors import DataError
     from npae.losses import MSELoss
     from npae.trace import Trace
@@ -86,6 +94,8 @@ def run(args) -> int:
                             f"{2 if name == 'window_size' else 1}, got {getattr(args, name)}")
     if args.epochs < 0:
         raise DataError(f"--epochs must be >= 0, got {args.epochs}")
+    if args.num_layers < 1:
+        raise DataError(f"--num-layers must be at least 1, got {args.num_layers}")
     if args.window_size > 1000:
         raise DataError(f"--window-size {args.window_size} is longer than the 1000-point series; use at most 1000")
     series, starts, labels, windows = _data(args)
@@ -97,23 +107,34 @@ def run(args) -> int:
         index = args.window
         if not 0 <= index < n:
             raise DataError(f"--window must be in [0, {n - 1}] ({n} windows of {T} points), got {index}")
-    x = windows[index:index + 1]  # (B=1, T, D=1)
-    cls = LSTMAutoencoder if args.cell == "lstm" else RNNAutoencoder
-    model = cls(1, args.hidden_size, args.latent_size, seed=args.seed)
+    dense = args.cell == "dense"
+    if dense:  # batch norm needs a batch (in training mode): this window and the next ones
+        index = min(index, n - DENSE_BATCH)
+    x = windows[index:index + (DENSE_BATCH if dense else 1)]  # (B, T, D=1)
+    model = build_autoencoder(args.cell, 1, args.hidden_size, args.latent_size, num_layers=args.num_layers,
+                              window_size=T, seed=args.seed)
+    cls = type(model)
     H, L = args.hidden_size, args.latent_size
-    G = f"4H = {4 * H}" if args.cell == "lstm" else f"H = {H}"
+    G = {"lstm": f"4H = {4 * H}", "gru": f"3H = {3 * H}"}.get(args.cell, f"H = {H}")
     spikes = [int(s) for s in starts if index <= s < index + T]
 
-    print(f"npae explain: one window through the {cls.__name__}")
+    print(f"npae explain: one window through the {cls.__name__}"
+          + (f" (in a batch of the {DENSE_BATCH} windows from it on: batch norm normalises over the "
+             "batch)" if dense else ""))
     print(f"series: the tutorial's synthetic series (1000 points, seed {args.seed}) with 5 spikes "
           f"at {', '.join(map(str, starts))}; standard-scaled windows of T = {T} points")
     print(f"window #{index}: points {index} … {index + T - 1}; "
           + (f"it contains the spike starting at {', '.join(map(str, spikes))}" if spikes
              else "no injected spike starts in it"))
-    print(f"model: {cls.__name__}(input_size=1, hidden_size={H}, latent_size={L}), "
-          f"{model.num_parameters():,} parameters, seed {args.seed}")
-    print(f"glossary: T = {T} steps, B = 1 window, D = 1 feature, H = {H} hidden units, "
-          f"G = {G} gate rows, L = {L} latent units")
+    print(f"model: {cls.__name__}({model.extra_repr()}), {model.num_parameters():,} parameters, seed {args.seed}")
+    if dense:
+        print(f"glossary: T = {T} steps flattened with D = 1 feature to F = {T} values, "
+              f"B = {DENSE_BATCH} windows, hidden sizes {model.hidden_sizes}; training mode: "
+              f"batch statistics and dropout {model.dropout}")
+    else:
+        print(f"glossary: T = {T} steps, B = 1 window, D = 1 feature, H = {H} hidden units, "
+              f"G = {G} gate rows, L = {L} latent units"
+              + (f", {args.num_layers} stacked layers (S1)" if args.num_layers > 1 else ""))
     if args.epochs:
         print(f"training {args.epochs} epoch(s) on all {n} windows first:")
         _train(model, windows, args.epochs, args.seed)
@@ -134,9 +155,15 @@ def run(args) -> int:
     print(f"dL/dx̂   (M')  shape {dy.shape}: (2/N)(x̂ - x), max |·| {np.abs(dy).max():.3e}")
     model.zero_grad()
     dx = model.backward(dy)
-    eqs = "(1')–(7')" if args.cell == "lstm" else "(R1')–(R2')"
+    eqs = {"lstm": "(1')–(7')", "gru": "(G6')–(G1')"}.get(args.cell, "(R1')–(R2')")
+    if args.num_layers > 1:
+        eqs = "(S2')–(S1') " + eqs
     params = dict(model.named_parameters())
     width = max(len(k) for k in params)
+    if dense:
+        _dense_backward(model, params, width)
+        print(f"dL/dx    (L1') shape {dx.shape}: the gradient of each input window")
+        return 0
     for prefix, eq, note in _BACKWARD:
         prefix = prefix.format(cell=args.cell)
         print(f"{prefix}: {eq.format(eqs=eqs)} — {note}")
@@ -152,3 +179,22 @@ def run(args) -> int:
     print("    the encoder receives its gradient only at step T (through h_T); every step back "
           "multiplies it by the recurrent Jacobian again, so early steps usually get less.")
     return 0
+
+
+def _dense_backward(model, params, width):
+    """The dense model's gradients, layer by layer in the order the backward pass runs."""
+    for name in reversed(model._blocks):
+        kind = "output_fc" if name == "output_fc" else name.rstrip("0123456789")
+        mine = {k: p for k, p in params.items() if k.startswith(name + ".")}
+        if kind == "drop":
+            print(f"{name}: (D1') — dx = dy ⊙ m, the forward's mask")
+        elif kind == "act":
+            print(f"{name}: rule 2 — {model.activation}'s derivative from its output")
+        else:
+            note = ("training mode: through the batch's μ and σ² as well, step by step"
+                    if kind == "bn" else "dx = dy W, dW = dyᵀ x, db = Σ_b dy")
+            print(f"{name}: {_DENSE_EQS[kind]} — {note}")
+        for k, p in mine.items():
+            g = p.grad
+            print(f"    {k:<{width}}  {str(g.shape):<9}  ‖grad‖ {np.linalg.norm(g):.3e}  "
+                  f"max |grad| {np.abs(g).max():.3e}")

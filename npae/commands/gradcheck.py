@@ -1,6 +1,7 @@
 """``npae gradcheck``: every hand-written gradient against finite differences and against PyTorch.
 
-For each layer (Linear, RNN with tanh, RNN with relu, LSTM) and each autoencoder, on small random
+For each layer (Linear, RNN with tanh, RNN with relu, LSTM, GRU; stacked and bidirectional ones) and
+each autoencoder (RNN, LSTM, GRU, a stacked LSTM, the dense one with batch norm), on small random
 shapes, the command prints one row per tensor — the input, the initial states of the recurrent
 layers and every parameter — with two norm-wise relative errors (see :mod:`npae.gradcheck`):
 
@@ -14,6 +15,12 @@ layers and every parameter — with two norm-wise relative errors (see :mod:`npa
 The scalar being differentiated is a *random* weighted sum of the outputs,
 ``L = Σ w ⊙ output (+ Σ w_h ⊙ h_n + Σ w_c ⊙ c_n for a layer)``, so a transposed or mis-summed
 gradient cannot hide behind an all-ones upstream gradient.  Exit status 1 when any row fails.
+
+The dense autoencoder runs in training mode (batch statistics, dropout 0 so that the function is
+deterministic) on a batch of 4 windows.  There, a Linear bias right before a batch norm has a
+gradient of exactly zero (the batch norm subtracts it again, docs/bptt.md section 7a): both
+oracles return rounding noise for it, so its errors are measured against 1e-3 of the model's
+largest gradient instead of its own size (and the finite differences get an absolute 1e-8).
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import numpy as np
 
 HELP = "check every hand-written gradient against finite differences and PyTorch autograd"
 DESCRIPTION = (
-    "For each layer (Linear, RNN tanh, RNN relu, LSTM) and each autoencoder, print every "
+    "For each layer (Linear, RNN tanh, RNN relu, LSTM, GRU, stacked/bidirectional) and each "
+    "autoencoder (RNN, LSTM, GRU, stacked, dense), print every "
     "parameter's (and the input's) maximum relative gradient error against central finite "
     "differences and against PyTorch autograd, with a pass/fail column. Exit status 1 on a failure."
 )
@@ -38,7 +46,7 @@ TORCH_RTOL = {"float64": 1e-9, "float32": 1e-4}
 
 
 def add_arguments(parser):
-    parser.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
+    parser.add_argument("--cell", choices=("rnn", "lstm", "gru", "dense", "all"), default="all",
                         help="which recurrent cell to check (Linear is checked with either; default all)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="dtype of the npae/torch comparison; finite differences always use "
@@ -69,7 +77,9 @@ class Row:
 
 def _cases(cell):
     """``(label, kind, factory)``; ``factory(dtype)`` builds the module with fixed weights."""
-    from npae.autoencoder import LSTMAutoencoder, RNNAutoencoder
+    from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder
+    from npae.dense import DenseAutoencoder
+    from npae.gru import GRU
     from npae.linear import Linear
     from npae.lstm import LSTM
     from npae.rnn import RNN
@@ -83,29 +93,66 @@ def _cases(cell):
         ]
     if cell in ("lstm", "all"):
         cases.append((f"LSTM (D={D}, H={H})", "lstm", lambda dt: LSTM(D, H, dtype=dt, seed=4)))
+        cases.append((f"LSTM 2 layers bidirectional (D={D}, H={H})", "lstm",
+                      lambda dt: LSTM(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=7)))
+    if cell in ("gru", "all"):
+        cases.append((f"GRU (D={D}, H={H})", "rnn", lambda dt: GRU(D, H, dtype=dt, seed=8)))
+        cases.append((f"GRU 2 layers bidirectional (D={D}, H={H})", "rnn",
+                      lambda dt: GRU(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=9)))
     if cell in ("rnn", "all"):
         cases.append((f"RNNAutoencoder (D={D}, H={H}, L={L})", "ae",
                       lambda dt: RNNAutoencoder(D, H, L, dtype=dt, seed=5)))
     if cell in ("lstm", "all"):
         cases.append((f"LSTMAutoencoder (D={D}, H={H}, L={L})", "ae",
                       lambda dt: LSTMAutoencoder(D, H, L, dtype=dt, seed=6)))
+        cases.append((f"LSTMAutoencoder 2 layers (D={D}, H={H}, L={L})", "ae",
+                      lambda dt: LSTMAutoencoder(D, H, L, num_layers=2, dtype=dt, seed=10)))
+    if cell in ("gru", "all"):
+        cases.append((f"GRUAutoencoder (D={D}, H={H}, L={L})", "ae",
+                      lambda dt: GRUAutoencoder(D, H, L, dtype=dt, seed=11)))
+    if cell in ("dense", "all"):
+        cases.append((f"DenseAutoencoder (T={T}, D={D}, hidden [{H}, {L}, {H}])", "dense",
+                      lambda dt: DenseAutoencoder(D, T, [H, L, H], dropout=0.0, dtype=dt, seed=12)))
     return cases
 
 
-def _inputs(kind, rng):
-    """Random input (and initial states) plus the random output weights ``w`` of the loss."""
+DENSE_B = 4  # batch norm in training mode needs a batch; B = 2 is ill-conditioned (docs/bptt.md 7a)
+
+
+def _nk(module):
+    """States per recurrent layer: num_layers · num_directions."""
+    return module.num_layers * module.num_directions
+
+
+def _inputs(kind, rng, module=None):
+    """Random input (and initial states) plus the random output weights ``w`` of the loss.
+
+    Initial states are ``(B, H)`` for a one-layer, one-direction layer and ``(num_layers·K, B, H)``
+    otherwise."""
     if kind == "linear":  # Linear(H → D), applied at every step as output_fc is
         x = rng.standard_normal((B, T, H))
         return {"input": x}, {"y": rng.standard_normal((B, T, D))}
-    if kind == "ae":
-        x = rng.standard_normal((B, T, D))
-        return {"input": x}, {"y": rng.standard_normal((B, T, D))}
-    arrays = {"input": rng.standard_normal((T, B, D)), "h_0": rng.standard_normal((B, H))}
-    ws = {"y": rng.standard_normal((T, B, H)), "h_n": rng.standard_normal((B, H))}
+    if kind in ("ae", "dense"):
+        b = DENSE_B if kind == "dense" else B
+        x = rng.standard_normal((b, T, D))
+        return {"input": x}, {"y": rng.standard_normal((b, T, D))}
+    nk = _nk(module)
+    s = (B, H) if nk == 1 else (nk, B, H)
+    arrays = {"input": rng.standard_normal((T, B, D)), "h_0": rng.standard_normal(s)}
+    ws = {"y": rng.standard_normal((T, B, module.num_directions * H)), "h_n": rng.standard_normal(s)}
     if kind == "lstm":
-        arrays["c_0"] = rng.standard_normal((B, H))
-        ws["c_n"] = rng.standard_normal((B, H))
+        arrays["c_0"] = rng.standard_normal(s)
+        ws["c_n"] = rng.standard_normal(s)
     return arrays, ws
+
+
+def _hx(a):
+    """A state as the layer takes it: ``(B, H)`` gets its leading layer axis."""
+    return a[None] if a.ndim == 2 else a
+
+
+def _unhx(a, like):
+    return a[0] if like.ndim == 2 else a
 
 
 def _npae_grads(module, kind, arrays, ws):
@@ -113,18 +160,18 @@ def _npae_grads(module, kind, arrays, ws):
     module.zero_grad()
     dt = module.dtype
     x = arrays["input"].astype(dt)
-    if kind in ("linear", "ae"):
+    if kind in ("linear", "ae", "dense"):
         module.forward(x)
         grads = {"input": module.backward(ws["y"].astype(dt))}
     elif kind == "rnn":
-        module.forward(x, arrays["h_0"][None].astype(dt))
-        dx, dh0 = module.backward(ws["y"].astype(dt), ws["h_n"][None].astype(dt))
-        grads = {"input": dx, "h_0": dh0[0]}
+        module.forward(x, _hx(arrays["h_0"]).astype(dt))
+        dx, dh0 = module.backward(ws["y"].astype(dt), _hx(ws["h_n"]).astype(dt))
+        grads = {"input": dx, "h_0": _unhx(dh0, arrays["h_0"])}
     else:
-        module.forward(x, (arrays["h_0"][None].astype(dt), arrays["c_0"][None].astype(dt)))
+        module.forward(x, (_hx(arrays["h_0"]).astype(dt), _hx(arrays["c_0"]).astype(dt)))
         dx, (dh0, dc0) = module.backward(ws["y"].astype(dt),
-                                         (ws["h_n"][None].astype(dt), ws["c_n"][None].astype(dt)))
-        grads = {"input": dx, "h_0": dh0[0], "c_0": dc0[0]}
+                                         (_hx(ws["h_n"]).astype(dt), _hx(ws["c_n"]).astype(dt)))
+        grads = {"input": dx, "h_0": _unhx(dh0, arrays["h_0"]), "c_0": _unhx(dc0, arrays["c_0"])}
     grads.update({n: p.grad.copy() for n, p in module.named_parameters()})
     module.zero_grad()
     return grads
@@ -135,28 +182,35 @@ def _torch_grads(module, kind, arrays, ws, torch):
     from reference.convert import to_torch
     from reference.models import torch_dtype
 
+    from npae.gru import GRU
+    from npae.rnn import RNN
+
     tdt = torch_dtype(module.dtype)
     state = {k: torch.from_numpy(np.array(v)) for k, v in module.state_dict().items()}
-    if kind == "ae":
+    if kind in ("ae", "dense"):
         twin = to_torch(module)
     elif kind == "linear":
         twin = torch.nn.Linear(module.in_features, module.out_features).to(tdt)
-    elif kind == "rnn":
-        twin = torch.nn.RNN(module.input_size, module.hidden_size, nonlinearity=module.nonlinearity).to(tdt)
     else:
-        twin = torch.nn.LSTM(module.input_size, module.hidden_size).to(tdt)
-    if kind != "ae":
+        kw = dict(num_layers=module.num_layers, bidirectional=module.bidirectional)
+        if isinstance(module, RNN):
+            twin = torch.nn.RNN(module.input_size, module.hidden_size, nonlinearity=module.nonlinearity, **kw)
+        else:
+            twin = (torch.nn.GRU if isinstance(module, GRU) else torch.nn.LSTM)(module.input_size,
+                                                                               module.hidden_size, **kw)
+        twin = twin.to(tdt)
+    if kind not in ("ae", "dense"):
         twin.load_state_dict(state)
     t = {k: torch.tensor(v, dtype=tdt, requires_grad=True) for k, v in arrays.items()}
     w = {k: torch.tensor(v, dtype=tdt) for k, v in ws.items()}
-    if kind in ("linear", "ae"):
+    if kind in ("linear", "ae", "dense"):
         loss = (twin(t["input"]) * w["y"]).sum()
     elif kind == "rnn":
-        y, h_n = twin(t["input"], t["h_0"][None])
-        loss = (y * w["y"]).sum() + (h_n[0] * w["h_n"]).sum()
+        y, h_n = twin(t["input"], _hx(t["h_0"]))
+        loss = (y * w["y"]).sum() + (h_n * _hx(w["h_n"])).sum()
     else:
-        y, (h_n, c_n) = twin(t["input"], (t["h_0"][None], t["c_0"][None]))
-        loss = (y * w["y"]).sum() + (h_n[0] * w["h_n"]).sum() + (c_n[0] * w["c_n"]).sum()
+        y, (h_n, c_n) = twin(t["input"], (_hx(t["h_0"]), _hx(t["c_0"])))
+        loss = (y * w["y"]).sum() + (h_n * _hx(w["h_n"])).sum() + (c_n * _hx(w["c_n"])).sum()
     loss.backward()
     grads = {k: v.grad.numpy() for k, v in t.items()}
     grads.update({n: p.grad.numpy() for n, p in twin.named_parameters()})
@@ -169,6 +223,8 @@ def _fd_report(module64, kind, arrays, ws, seed):
 
     if kind in ("linear", "ae"):
         return gradcheck_module(module64, arrays["input"], eps=FD_EPS, rtol=FD_RTOL, seed=seed)
+    if kind == "dense":  # atol: the zero gradients of the biases before batch norm (see above)
+        return gradcheck_module(module64, arrays["input"], eps=FD_EPS, rtol=FD_RTOL, atol=1e-8, seed=seed)
     # a recurrent layer through the function-style API: the loss also reads h_n (and c_n)
     pnames = [n for n, _ in module64.named_parameters()]
     snames = [k for k in arrays if k != "input"]
@@ -177,7 +233,7 @@ def _fd_report(module64, kind, arrays, ws, seed):
         x, states, params = args[0], args[1:1 + len(snames)], args[1 + len(snames):]
         for n, p in zip(pnames, params):
             getattr(module64, n).data[...] = p
-        hx = states[0][None] if kind == "rnn" else (states[0][None], states[1][None])
+        hx = _hx(states[0]) if kind == "rnn" else (_hx(states[0]), _hx(states[1]))
         return x, hx
 
     def f(*args):
@@ -191,9 +247,10 @@ def _fd_report(module64, kind, arrays, ws, seed):
         module64.zero_grad()
         y, _ = module64.forward(x, hx)
         wy, rest = w[:y.size].reshape(y.shape), w[y.size:]
-        wstates = [r.reshape(1, B, H) for r in np.split(rest, len(snames))]
+        like = arrays["h_0"]
+        wstates = [_hx(r.reshape(like.shape)) for r in np.split(rest, len(snames))]
         dx, dstate = module64.backward(wy, wstates[0] if kind == "rnn" else tuple(wstates))
-        dstates = [dstate[0]] if kind == "rnn" else [d[0] for d in dstate]
+        dstates = [_unhx(dstate, like)] if kind == "rnn" else [_unhx(d, like) for d in dstate]
         return [dx] + dstates + [getattr(module64, n).grad.copy() for n in pnames]
 
     inputs = [arrays["input"]] + [arrays[k] for k in snames] + \
@@ -214,7 +271,8 @@ def _torch_module():
 
 
 def run_checks(cell="all", dtype="float64", seed=0, use_torch=True):
-    """Every row for ``cell`` ("rnn", "lstm" or "all") with the torch comparison in ``dtype``.
+    """Every row for ``cell`` ("rnn", "lstm", "gru", "dense" or "all") with the torch comparison
+    in ``dtype``.
 
     Returns ``(rows, torch)``: a list of :class:`Row` and the torch module used (``None`` when
     ``use_torch`` is false or torch is not installed, leaving the torch column empty).
@@ -225,21 +283,36 @@ def run_checks(cell="all", dtype="float64", seed=0, use_torch=True):
     rows = []
     for label, kind, factory in _cases(cell):
         rng = np.random.default_rng(seed)
-        arrays, ws = _inputs(kind, rng)
         module = factory(np.dtype(dtype))
+        arrays, ws = _inputs(kind, rng, module)
         module64 = factory(np.float64)  # the same weights, exactly: a float64 copy of module
         module64.load_state_dict(module.state_dict())
         report = _fd_report(module64, kind, arrays, ws, seed)
+        floor = 0.0
+        if kind == "dense":  # zero gradients before batch norm: a floor on the scale (see above)
+            floor = 1e-3 * max(np.abs(g).max() for g in _npae_grads(module64, kind, arrays, ws).values())
         torch_err = {}
         if torch is not None:
             ours = _npae_grads(module, kind, arrays, ws)
             theirs = _torch_grads(module, kind, arrays, ws, torch)
-            torch_err = {n: relative_error(ours[n], theirs[n]) for n in ours}
+            torch_err = {n: _floored_error(ours[n], theirs[n], floor) for n in ours}
         for c in report.checks:
+            if floor:  # the same floor for the finite differences' column
+                c.rel_error = c.max_abs_error / max(c.max_abs_error / max(c.rel_error, 1e-300), floor)
             e = torch_err.get(c.name)
             torch_ok = torch is None or (e is not None and e <= TORCH_RTOL[dtype])
             rows.append(Row(label, c.name, c.shape, c.rel_error, c.ok, e, torch_ok))
     return rows, torch
+
+
+def _floored_error(a, b, floor):
+    """:func:`npae.gradcheck.relative_error` with the scale at least ``floor``."""
+    from npae.gradcheck import relative_error
+
+    if not floor:
+        return relative_error(a, b)
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(a).max(), np.abs(b).max(), floor))
 
 
 def format_table(rows) -> str:
