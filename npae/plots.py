@@ -219,12 +219,24 @@ def _runs(mask):
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None):
-    """Shade each run of ``mask`` as a vertical band; one legend entry at most.  Returns the count."""
+LABEL_MIN_FRAC = 0.004  # a labelled band is at least 0.4 % of the x range wide
+
+
+def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None, min_frac=0.0):
+    """Shade each run of ``mask`` as a vertical band; one legend entry at most.  Returns the count.
+
+    A band is drawn at least ``min_frac`` of the x range wide (centred on its run); labelled
+    anomalies use ``LABEL_MIN_FRAC``: a 12-point anomaly in a 7,500-point series would otherwise
+    be thinner than a pixel and invisible."""
     runs = _runs(mask)
     x = np.arange(len(mask)) * 1.0 if x is None else np.asarray(x, dtype=float)
+    floor = min_frac * (x[-1] - x[0] + width) if len(x) else 0.0
     for k, (a, b) in enumerate(runs):
-        ax.axvspan(x[a] - width / 2, x[b - 1] + width / 2, color=color, linewidth=0,
+        lo, hi = x[a] - width / 2, x[b - 1] + width / 2
+        if hi - lo < floor:
+            mid = (lo + hi) / 2
+            lo, hi = mid - floor / 2, mid + floor / 2
+        ax.axvspan(lo, hi, color=color, linewidth=0,
                    alpha=STYLE["shade_alpha"] if alpha is None else alpha,
                    label=label if k == 0 else None)
     return len(runs)
@@ -371,7 +383,8 @@ def plot_series(series, labels=None, *, feature_names=None, title="Series with l
         ax.plot(x, s[:, j], color=STYLE["normal"], linewidth=STYLE["line_width"],
                 label="series" if D == 1 else names[j])
         if lab is not None:
-            n_runs = _shade_runs(ax, lab, color=STYLE["labelled"], label="labelled anomaly")
+            n_runs = _shade_runs(ax, lab, color=STYLE["labelled"], label="labelled anomaly",
+                                 min_frac=LABEL_MIN_FRAC)
         ax.set_ylabel(names[j] if D > 1 else value_label)
         if np.nanmax(s[:, j]) == np.nanmin(s[:, j]):
             _note(ax, f"constant {'series' if D == 1 else 'feature'} (every value = {_fmt(s[0, j])})")
@@ -432,7 +445,9 @@ def plot_training_curves(histories, *, title="Training loss per epoch"):
         _note(ax, "; ".join(notes))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (MSE, scaled units\u00b2)")
-    ax.set_title(f"{title}{' (log scale)' if use_log else ''}: solid = train, dashed = validation")
+    has_val = any(v.size for _, _, v, _ in curves)
+    ax.set_title(f"{title}{' (log scale)' if use_log else ''}"
+                 + (": solid = train, dashed = validation" if has_val else ": training loss"))
     _int_ticks(ax)
     _legend(ax, ncols=2 if len(curves) > 2 else 1)
     return fig
@@ -514,7 +529,8 @@ def plot_point_scores(series, point_scores, point_threshold, point_flags=None, l
         top.plot(x, s[:, j], color=STYLE["normal"] if D == 1 else _model_colour(j),
                  linewidth=STYLE["line_width"], label="series" if D == 1 else names[j])
     if lab is not None:
-        _shade_runs(top, lab, color=STYLE["labelled"], label="labelled anomaly")
+        _shade_runs(top, lab, color=STYLE["labelled"], label="labelled anomaly",
+                    min_frac=LABEL_MIN_FRAC)
     k = int(fl.sum())
     if k:
         for j in range(D):
