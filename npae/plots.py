@@ -62,6 +62,7 @@ STYLE = {
     "anomalous": "#d55e00",       # vermillion: what the detector flags
     "threshold": "#000000",       # black, dashed: a threshold
     "labelled": "#009e73",        # green: the labelled (true) anomalies
+    "training": "#bbbbbb",        # light grey: the stretch the model was trained on
     "reconstruction": "#e69f00",  # amber, dashed: the model's reconstruction
     "models": ("#0072b2", "#cc79a7", "#009e73", "#e69f00", "#56b4e9", "#d55e00", "#000000"),
     "value_cmap": "viridis",      # heat maps of values
@@ -242,6 +243,17 @@ def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None, m
     return len(runs)
 
 
+def _shade_training(ax, train_end, N):
+    """Shade points ``0 … train_end - 1`` (the training stretch) light grey, behind the data."""
+    if train_end is None:
+        return
+    end = int(train_end)
+    if not 0 < end <= N:
+        raise ShapeError(f"train_end must be in 1 … {N} (the training stretch's length), got {end}")
+    ax.axvspan(-0.5, end - 0.5, color=STYLE["training"], alpha=0.35, linewidth=0, zorder=0,
+               label=f"training stretch ({end} points)")
+
+
 def _auto_log(values, log):
     """Decide a log axis: asked for, or ``None`` = when the positive values span > 2 decades.
 
@@ -363,10 +375,11 @@ def _low_median_high(order):
 # ------------------------------------------------------------------------------------- 1. series
 @_styled
 def plot_series(series, labels=None, *, feature_names=None, title="Series with labelled anomalies",
-                value_label="value", max_features=6):
+                value_label="value", max_features=6, train_end=None):
     """The raw series, one row per feature, with labelled anomalies shaded (tutorial).
 
-    ``series`` (N,) or (N, D); ``labels`` bool (N,) or None.  Shows at most ``max_features`` rows.
+    ``series`` (N,) or (N, D); ``labels`` bool (N,) or None; ``train_end``: the training stretch
+    is points ``0 … train_end - 1``, shaded grey.  Shows at most ``max_features`` rows.
     """
     s = _as_series(series)
     N, D = s.shape
@@ -382,6 +395,7 @@ def plot_series(series, labels=None, *, feature_names=None, title="Series with l
         ax = axes[j, 0]
         ax.plot(x, s[:, j], color=STYLE["normal"], linewidth=STYLE["line_width"],
                 label="series" if D == 1 else names[j])
+        _shade_training(ax, train_end, N)
         if lab is not None:
             n_runs = _shade_runs(ax, lab, color=STYLE["labelled"], label="labelled anomaly",
                                  min_frac=LABEL_MIN_FRAC)
@@ -505,9 +519,10 @@ def plot_window_errors(window_scores, threshold, flags=None, *, stride=1, log=No
 # --------------------------------------------------------------------------- 3b. point scores
 @_styled
 def plot_point_scores(series, point_scores, point_threshold, point_flags=None, labels=None, *,
-                      feature_names=None, log=None, title="Point scores"):
+                      feature_names=None, log=None, title="Point scores", train_end=None):
     """Top: the series with labelled anomalies shaded and flagged points marked; bottom: each
-    point's score with the point threshold (dashed).  All arrays have length N."""
+    point's score with the point threshold (dashed).  All arrays have length N.  ``train_end``:
+    the training stretch (points ``0 … train_end - 1``) is shaded grey in both panels."""
     s = _as_series(series)
     N, D = s.shape
     if N == 0:
@@ -528,6 +543,8 @@ def plot_point_scores(series, point_scores, point_threshold, point_flags=None, l
     for j in range(D):
         top.plot(x, s[:, j], color=STYLE["normal"] if D == 1 else _model_colour(j),
                  linewidth=STYLE["line_width"], label="series" if D == 1 else names[j])
+    _shade_training(top, train_end, N)
+    _shade_training(bottom, train_end, N)
     if lab is not None:
         _shade_runs(top, lab, color=STYLE["labelled"], label="labelled anomaly",
                     min_frac=LABEL_MIN_FRAC)

@@ -199,6 +199,20 @@ def test_a_short_labelled_run_in_a_long_series_stays_visible():
     assert abs((lo + hi) / 2 - (4190 + 4201) / 2) < 1e-9   # centred on it
 
 
+def test_training_stretch_is_shaded_in_the_series_figures(run):
+    train = STYLE["training"]
+    fig = plots.plot_series(run["series"], run["labels"], train_end=45)
+    assert (-0.5, 44.5, train) in spans(fig.axes[0])
+    assert "training stretch (45 points)" in legend_texts(fig.axes[0])
+    fig = plots.plot_point_scores(run["series"], run["models"]["lstm"]["point_scores"], 0.1,
+                                  train_end=45)
+    for ax in fig.axes:
+        assert [sp for sp in spans(ax) if sp[2] == train] == [(-0.5, 44.5, train)]
+    assert not [sp for sp in spans(plots.plot_series(run["series"]).axes[0]) if sp[2] == train]
+    with pytest.raises(ShapeError, match="train_end"):
+        plots.plot_series(run["series"], train_end=301)
+
+
 def test_series_multivariate_has_one_row_per_feature(run3):
     s = run3["series"]
     fig = plots.plot_series(s, run3["labels"], feature_names=run3["feature_names"])

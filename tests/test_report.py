@@ -157,6 +157,21 @@ def test_render_html_metrics_and_settings_tables(run, png):
     assert "Figures were switched off" not in "".join(page.text)
 
 
+def test_settings_table_shows_each_setting_once_and_no_unset_ones():
+    r = make_run()
+    r["settings"] = {"window": 20, "window_size": 20, "stride": 1, "score_stride": 1,
+                     "labels": "is_anomaly", "fill": None, "columns": ["value"], "lr": 1e-3}
+    r["train_rows"] = 45
+    cells = Page(report.render_html(r, {})).cells
+    table = cells[cells.index("command"):]
+    names = table[::2][:12]
+    assert names.count("window size") == 1 and names.count("score stride") == 1
+    assert "window" not in names and "score_stride" not in names and "fill" not in names
+    assert names.count("labels") == 1 and table[table.index("labels column") + 1] == "is_anomaly"
+    assert names.count("features") == 1 and table[table.index("stride") + 1] == "1"
+    assert "the first 45 points" in report.plan_figures(r)[0].caption
+
+
 def test_everything_from_data_is_escaped(png):
     r = make_run(models=("<i>evil</i>",))
     r["title"] = 'My "run" <script>alert(1)</script>'
