@@ -150,7 +150,7 @@ def plan_figures(run) -> list[FigureSpec]:
                "a good detector should find and nothing else.")
     train_end = run.get("train_rows")
     if train_end is not None:
-        cap += f" The grey stretch (the first {int(train_end)} points) is what the model trained on."
+        cap = cap[:-1] + f"; the grey stretch (the first {int(train_end)} points) is what the model trained on."
     add("series", "Data", "The series", cap,
         lambda: plots.plot_series(s, lab, feature_names=names, train_end=train_end))
 
@@ -165,7 +165,7 @@ def plan_figures(run) -> list[FigureSpec]:
     bars = {m: b for m, b in bars.items() if b}
     curves = {m: v["window_scores"] for m, v in models.items() if _has(v, "window_scores")}
     thrs = {m: _num(models[m].get("threshold")) for m in curves}
-    if bars or len(curves) > 1:
+    if len(models) > 1 and (bars or len(curves) > 1):  # a comparison needs two models
         left = ("each model's point-wise precision, recall, F1, ROC-AUC and PR-AUC and the tutorial's "
                 "window-based F1 (taller is better)") if bars else None
         right = "the models' window errors with their thresholds dashed (peaks above a dashed line are detections)"
