@@ -26,7 +26,7 @@ from .errors import DataError, NonFiniteError, NotFittedError, ShapeError
 from .module import as_generator
 
 __all__ = [
-    "synthetic_series", "inject_anomalies", "ANOMALY_KINDS",
+    "synthetic_series", "inject_anomalies", "tutorial_data", "ANOMALY_KINDS",
     "sliding_windows", "window_starts", "n_windows",
     "StandardScaler", "MinMaxScaler", "NoScaler", "make_scaler", "scaler_from_dict",
     "iterate_batches", "batches",
@@ -223,6 +223,19 @@ def inject_anomalies(series, n_anomalies=5, kind="spike", *, length=None, magnit
 # ---------------------------------------------------------------------------------------------
 # Sliding windows
 # ---------------------------------------------------------------------------------------------
+
+def tutorial_data(seed=42, n_points=1000, n_anomalies=5, kind="spike"):
+    """The seed tutorial's data, the same for every command that uses it (``npae demo``,
+    ``npae explain``): ``(clean (N,), series (N,), starts (n_anomalies,), labels (N,) bool)``.
+
+    One Generator(seed) draws the clean series, then the anomalies' positions and sizes, so
+    ``npae demo --seed S`` and ``npae explain --seed S`` see the same spikes.
+    """
+    rng = np.random.default_rng(seed)
+    clean = synthetic_series(n_points, rng=rng)
+    series, starts, labels = inject_anomalies(clean, n_anomalies, kind, rng=rng)
+    return clean, series, starts, labels
+
 
 def _check_window_args(n_points, window_size, stride):
     window_size = _check_int(window_size, "window_size", 2)

@@ -240,9 +240,20 @@ def _runs(mask):
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def events(truth_mask) -> list:
-    """The contiguous runs of True in an (N,) mask, as ``[(start, end_exclusive), …]``."""
+def events(truth_mask, gap=0) -> list:
+    """The contiguous runs of True in an (N,) mask, as ``[(start, end_exclusive), …]``.
+
+    ``gap``: runs separated by at most ``gap`` False points are merged into one event (the
+    False points between them included), so one anomaly whose flags flicker — ``4191``,
+    ``4195``, ``4197–4199`` — is reported once.  ``gap=0`` (the default) keeps every run.
+    """
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise DataError(f"gap must be an integer >= 0 (points between two runs that are still "
+                        f"one event), got {gap!r}")
     starts, ends = _runs(_mask(truth_mask, "truth_mask"))
+    if len(starts) > 1 and gap > 0:
+        keep = np.r_[True, starts[1:] - ends[:-1] > gap]   # a run that starts a new event
+        starts, ends = starts[keep], ends[np.r_[keep[1:], True]]
     return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 

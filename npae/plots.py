@@ -62,6 +62,7 @@ STYLE = {
     "anomalous": "#d55e00",       # vermillion: what the detector flags
     "threshold": "#000000",       # black, dashed: a threshold
     "labelled": "#009e73",        # green: the labelled (true) anomalies
+    "training": "#bbbbbb",        # light grey: the stretch the model was trained on
     "reconstruction": "#e69f00",  # amber, dashed: the model's reconstruction
     "models": ("#0072b2", "#cc79a7", "#009e73", "#e69f00", "#56b4e9", "#d55e00", "#000000"),
     "value_cmap": "viridis",      # heat maps of values
@@ -220,15 +221,38 @@ def _runs(mask):
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None):
-    """Shade each run of ``mask`` as a vertical band; one legend entry at most.  Returns the count."""
+LABEL_MIN_FRAC = 0.004  # a labelled band is at least 0.4 % of the x range wide
+
+
+def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None, min_frac=0.0):
+    """Shade each run of ``mask`` as a vertical band; one legend entry at most.  Returns the count.
+
+    A band is drawn at least ``min_frac`` of the x range wide (centred on its run); labelled
+    anomalies use ``LABEL_MIN_FRAC``: a 12-point anomaly in a 7,500-point series would otherwise
+    be thinner than a pixel and invisible."""
     runs = _runs(mask)
     x = np.arange(len(mask)) * 1.0 if x is None else np.asarray(x, dtype=float)
+    floor = min_frac * (x[-1] - x[0] + width) if len(x) else 0.0
     for k, (a, b) in enumerate(runs):
-        ax.axvspan(x[a] - width / 2, x[b - 1] + width / 2, color=color, linewidth=0,
+        lo, hi = x[a] - width / 2, x[b - 1] + width / 2
+        if hi - lo < floor:
+            mid = (lo + hi) / 2
+            lo, hi = mid - floor / 2, mid + floor / 2
+        ax.axvspan(lo, hi, color=color, linewidth=0,
                    alpha=STYLE["shade_alpha"] if alpha is None else alpha,
                    label=label if k == 0 else None)
     return len(runs)
+
+
+def _shade_training(ax, train_end, N):
+    """Shade points ``0 … train_end - 1`` (the training stretch) light grey, behind the data."""
+    if train_end is None:
+        return
+    end = int(train_end)
+    if not 0 < end <= N:
+        raise ShapeError(f"train_end must be in 1 … {N} (the training stretch's length), got {end}")
+    ax.axvspan(-0.5, end - 0.5, color=STYLE["training"], alpha=0.35, linewidth=0, zorder=0,
+               label=f"training stretch ({end} points)")
 
 
 def _auto_log(values, log):
@@ -352,10 +376,11 @@ def _low_median_high(order):
 # ------------------------------------------------------------------------------------- 1. series
 @_styled
 def plot_series(series, labels=None, *, feature_names=None, title="Series with labelled anomalies",
-                value_label="value", max_features=6):
+                value_label="value", max_features=6, train_end=None):
     """The raw series, one row per feature, with labelled anomalies shaded (tutorial).
 
-    ``series`` (N,) or (N, D); ``labels`` bool (N,) or None.  Shows at most ``max_features`` rows.
+    ``series`` (N,) or (N, D); ``labels`` bool (N,) or None; ``train_end``: the training stretch
+    is points ``0 … train_end - 1``, shaded grey.  Shows at most ``max_features`` rows.
     """
     s = _as_series(series)
     N, D = s.shape
@@ -371,8 +396,10 @@ def plot_series(series, labels=None, *, feature_names=None, title="Series with l
         ax = axes[j, 0]
         ax.plot(x, s[:, j], color=STYLE["normal"], linewidth=STYLE["line_width"],
                 label="series" if D == 1 else names[j])
+        _shade_training(ax, train_end, N)
         if lab is not None:
-            n_runs = _shade_runs(ax, lab, color=STYLE["labelled"], label="labelled anomaly")
+            n_runs = _shade_runs(ax, lab, color=STYLE["labelled"], label="labelled anomaly",
+                                 min_frac=LABEL_MIN_FRAC)
         ax.set_ylabel(names[j] if D > 1 else value_label)
         if np.nanmax(s[:, j]) == np.nanmin(s[:, j]):
             _note(ax, f"constant {'series' if D == 1 else 'feature'} (every value = {_fmt(s[0, j])})")
@@ -433,7 +460,9 @@ def plot_training_curves(histories, *, title="Training loss per epoch"):
         _note(ax, "; ".join(notes))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (MSE, scaled units\u00b2)")
-    ax.set_title(f"{title}{' (log scale)' if use_log else ''}: solid = train, dashed = validation")
+    has_val = any(v.size for _, _, v, _ in curves)
+    ax.set_title(f"{title}{' (log scale)' if use_log else ''}"
+                 + (": solid = train, dashed = validation" if has_val else ": training loss"))
     _int_ticks(ax)
     _legend(ax, ncols=2 if len(curves) > 2 else 1)
     return fig
@@ -491,9 +520,10 @@ def plot_window_errors(window_scores, threshold, flags=None, *, stride=1, log=No
 # --------------------------------------------------------------------------- 3b. point scores
 @_styled
 def plot_point_scores(series, point_scores, point_threshold, point_flags=None, labels=None, *,
-                      feature_names=None, log=None, title="Point scores"):
+                      feature_names=None, log=None, title="Point scores", train_end=None):
     """Top: the series with labelled anomalies shaded and flagged points marked; bottom: each
-    point's score with the point threshold (dashed).  All arrays have length N."""
+    point's score with the point threshold (dashed).  All arrays have length N.  ``train_end``:
+    the training stretch (points ``0 … train_end - 1``) is shaded grey in both panels."""
     s = _as_series(series)
     N, D = s.shape
     if N == 0:
@@ -514,8 +544,11 @@ def plot_point_scores(series, point_scores, point_threshold, point_flags=None, l
     for j in range(D):
         top.plot(x, s[:, j], color=STYLE["normal"] if D == 1 else _model_colour(j),
                  linewidth=STYLE["line_width"], label="series" if D == 1 else names[j])
+    _shade_training(top, train_end, N)
+    _shade_training(bottom, train_end, N)
     if lab is not None:
-        _shade_runs(top, lab, color=STYLE["labelled"], label="labelled anomaly")
+        _shade_runs(top, lab, color=STYLE["labelled"], label="labelled anomaly",
+                    min_frac=LABEL_MIN_FRAC)
     k = int(fl.sum())
     if k:
         for j in range(D):

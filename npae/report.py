@@ -146,8 +146,11 @@ def plan_figures(run) -> list[FigureSpec]:
     else:
         cap = ("The input series with the labelled anomalies shaded green: these are the segments "
                "a good detector should find and nothing else.")
+    train_end = run.get("train_rows")
+    if train_end is not None:
+        cap = cap[:-1] + f"; the grey stretch (the first {int(train_end)} points) is what the model trained on."
     add("series", "Data", "The series", cap,
-        lambda: plots.plot_series(s, lab, feature_names=names))
+        lambda: plots.plot_series(s, lab, feature_names=names, train_end=train_end))
 
     hist = {m: v.get("history") for m, v in models.items() if v.get("history")}
     if any(_seq_len(h, "train_loss") or _seq_len(h, "val_loss") for h in hist.values()):
@@ -160,7 +163,7 @@ def plan_figures(run) -> list[FigureSpec]:
     bars = {m: b for m, b in bars.items() if b}
     curves = {m: v["window_scores"] for m, v in models.items() if _has(v, "window_scores")}
     thrs = {m: _num(models[m].get("threshold")) for m in curves}
-    if bars or len(curves) > 1:
+    if len(models) > 1 and (bars or len(curves) > 1):  # a comparison needs two models
         left = ("each model's point-wise precision, recall, F1, ROC-AUC and PR-AUC and the tutorial's "
                 "window-based F1 (taller is better)") if bars else None
         right = "the models' window errors with their thresholds dashed (peaks above a dashed line are detections)"
@@ -202,7 +205,7 @@ def plan_figures(run) -> list[FigureSpec]:
                                                 if lab is not None else
                                                 "flagged points should sit on stretches that look unusual."),
                 _bind(plots.plot_point_scores, s, v["point_scores"], float(v["point_threshold"]),
-                      v.get("point_flags"), lab, feature_names=names))
+                      v.get("point_flags"), lab, feature_names=names, train_end=train_end))
         if sc is not None and thr is not None:
             wl = window_labels(lab, sc.size, int(T), stride) if T else None
             add(f"score_distribution_{stem}", sec, f"{m}: score distribution",
@@ -364,15 +367,27 @@ def _table(header, rows, cls=""):
     return "\n".join(out)
 
 
+# settings that repeat a row the table already has (by another name), never shown twice
+_SHOWN_AS = {"window": "window size", "window_size": "window size", "score_stride": "score stride",
+             "labels": "labels column", "columns": "features"}
+
+
 def _settings_rows(run, s, lab):
+    """The settings table: the run's own facts, then its settings, each once; unset ones left out."""
     N, D = s.shape
     rows = [("command", _e(f"npae {run.get('command', '')}".strip())),
             ("series", _e(f"{N} points \u00d7 {D} feature{'s' * (D != 1)}")),
             ("features", _e(", ".join(map(str, run.get("feature_names") or [])) or "\u2013")),
             ("labels", _e("none given" if lab is None else f"{int(lab.sum())} labelled points")),
             ("window size", _e(run.get("window_size", "\u2013"))),
-            ("stride", _e(run.get("stride", "\u2013")))]
-    rows += [(_e(k), _e(_setting_text(v))) for k, v in _flatten(run.get("settings") or {})]
+            ("score stride", _e(run.get("stride", "\u2013")))]
+    shown = {k for k, _ in rows}
+    for k, v in _flatten(run.get("settings") or {}):
+        name = _SHOWN_AS.get(k, k)
+        if v is None or name in shown:
+            continue
+        shown.add(name)
+        rows.append((_e(name), _e(_setting_text(v))))
     return [(f"<th scope=\"row\">{k}</th>", v) for k, v in rows]
 
 

@@ -318,11 +318,55 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     return history
 
 
-def _progress_bar(epochs, desc):
-    """A tqdm bar over epochs on stderr, or None when tqdm is not installed (no bar, no error)."""
+def _progress_bar(epochs, desc, stream=None, interval=10.0):
+    """Progress over epochs on stderr: a tqdm bar on a terminal, else plain lines.
+
+    Piped, in CI or in a notebook log, a carriage-return bar shows nothing until it ends (or
+    spams one line per refresh); there a :class:`LineProgress` prints one line every
+    ``interval`` seconds (and at the end) instead.  None when tqdm is needed but not installed.
+    """
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty is not None and isatty()):
+        return LineProgress(epochs, desc, stream, interval)
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm comes with the cli extra
         return None
-    return tqdm(total=epochs, desc=desc or "training", unit="epoch", file=sys.stderr,
+    return tqdm(total=epochs, desc=desc or "training", unit="epoch", file=stream,
                 leave=True, dynamic_ncols=True)
+
+
+class LineProgress:
+    """tqdm's ``update`` / ``set_postfix`` / ``close``, as a line every ``interval`` seconds.
+
+    ``lstm (numpy): epoch 12/50, loss=0.0213, val=0.0250, 31 s elapsed``
+    """
+
+    def __init__(self, total, desc=None, stream=None, interval=10.0, clock=time.monotonic):
+        self.total, self.desc = total, desc or "training"
+        self.stream = sys.stderr if stream is None else stream
+        self.interval, self.clock = float(interval), clock
+        self.n, self.postfix = 0, {}
+        self.start = self.last = clock()
+        self.printed_at = None  # the epoch count of the last line
+
+    def set_postfix(self, postfix, refresh=False):
+        self.postfix = dict(postfix)
+
+    def update(self, k=1):
+        self.n += k
+        now = self.clock()
+        if now - self.last >= self.interval:
+            self._line(now)
+
+    def _line(self, now):
+        post = "".join(f", {k}={v}" for k, v in self.postfix.items())
+        self.stream.write(f"{self.desc}: epoch {self.n}/{self.total}{post}, "
+                          f"{now - self.start:.0f} s elapsed\n")
+        self.stream.flush()
+        self.last, self.printed_at = now, self.n
+
+    def close(self):
+        if self.n and self.printed_at != self.n:
+            self._line(self.clock())

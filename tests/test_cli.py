@@ -60,6 +60,10 @@ def test_demo_writes_the_documented_summary(tmp_path, capsys):
     tut = f1_line[0].split()[1:]
     assert tut == [f"{summary['models'][k]['tutorial_metric']['f1']:.4f}" for k in ("rnn", "lstm")]
     assert not list(out.glob("*.png"))  # --no-figures
+    # stderr is not a terminal here: progress comes as plain lines, one per model at least
+    assert "rnn (numpy): epoch 2/2" in err and "lstm (numpy): epoch 2/2" in err and "\r" not in err
+    code, _, err = _run(capsys, "demo", "--epochs", 2, "--out", out, "--no-figures", "--quiet")
+    assert code == 0 and "epoch" not in err
 
 
 def test_demo_both_backends_report_drift(tmp_path, capsys):

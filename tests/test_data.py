@@ -478,3 +478,24 @@ def test_batch_errors():
         list(batches(np.float64(1.0), 2))
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         list(iterate_batches(3, 2, rng=42))
+
+
+def test_tutorial_data_is_one_draw_shared_by_demo_and_explain():
+    from npae.commands import demo, explain
+    from npae.data import tutorial_data
+
+    clean, series, starts, labels = tutorial_data(42)
+    rng = np.random.default_rng(42)                      # the tutorial's order of draws
+    want_clean = synthetic_series(1000, rng=rng)
+    want_series, want_starts, want_labels = inject_anomalies(want_clean, 5, "spike", rng=rng)
+    np.testing.assert_array_equal(clean, want_clean)
+    np.testing.assert_array_equal(series, want_series)
+    assert starts.tolist() == want_starts.tolist() == [250, 373, 421, 615, 657]
+    np.testing.assert_array_equal(labels, want_labels)
+    # explain's window comes from the same series as the demo's
+    class Args:
+        seed, window_size = 42, 50
+    e_series, e_starts, _, _ = explain._data(Args)
+    np.testing.assert_array_equal(e_series, series)
+    assert e_starts.tolist() == starts.tolist()
+    assert tutorial_data(7)[2].tolist() != starts.tolist()

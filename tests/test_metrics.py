@@ -213,6 +213,35 @@ def test_events_and_event_metrics_match_loops(pair):
     assert got["event_recall"] == (found / len(truth_events) if truth_events else 0.0)
 
 
+def naive_merged(segments, gap):
+    """Merge segments whose gap (False points between them) is at most ``gap``, one at a time."""
+    merged = []
+    for s, e in segments:
+        if merged and s - merged[-1][1] <= gap:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+@given(mask_pairs(), st.integers(0, 12))
+def test_events_gap_merges_runs_like_a_loop(pair, gap):
+    pred, _ = pair
+    assert events(pred, gap=gap) == naive_merged(naive_events(pred), gap)
+    assert events(pred, gap=0) == naive_events(pred)
+
+
+def test_events_gap_merges_one_flickering_anomaly():
+    mask = np.zeros(4300, bool)
+    mask[[4191, 4195, 4197, 4198, 4199]] = True     # one 12-point anomaly, flagged in pieces
+    assert events(mask) == [(4191, 4192), (4195, 4196), (4197, 4200)]
+    assert events(mask, gap=3) == [(4191, 4200)]
+    assert events(mask, gap=2) == [(4191, 4192), (4195, 4200)]
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(DataError, match="gap"):
+            events(mask, gap=bad)
+
+
 @given(mask_pairs())
 def test_point_adjusted_f1_matches_a_loop_and_never_lowers_f1(pair):
     pred, truth = pair

@@ -187,6 +187,32 @@ def test_series_line_and_labelled_spans(run):
     assert ax.get_xlabel() == "time step" and ax.get_ylabel() == "value"
 
 
+def test_a_short_labelled_run_in_a_long_series_stays_visible():
+    N = 7501
+    lab = np.zeros(N, bool)
+    lab[4190:4202] = True                      # 12 rows: thinner than a pixel at true width
+    fig = plots.plot_series(np.sin(np.arange(N) / 50.0), lab)
+    ((lo, hi, colour),) = spans(fig.axes[0])
+    assert colour == STYLE["labelled"]
+    assert hi - lo >= 0.004 * N - 1e-9         # widened to a visible band ...
+    assert lo <= 4190 - 0.5 and hi >= 4201.5   # ... that still covers the whole run
+    assert abs((lo + hi) / 2 - (4190 + 4201) / 2) < 1e-9   # centred on it
+
+
+def test_training_stretch_is_shaded_in_the_series_figures(run):
+    train = STYLE["training"]
+    fig = plots.plot_series(run["series"], run["labels"], train_end=45)
+    assert (-0.5, 44.5, train) in spans(fig.axes[0])
+    assert "training stretch (45 points)" in legend_texts(fig.axes[0])
+    fig = plots.plot_point_scores(run["series"], run["models"]["lstm"]["point_scores"], 0.1,
+                                  train_end=45)
+    for ax in fig.axes:
+        assert [sp for sp in spans(ax) if sp[2] == train] == [(-0.5, 44.5, train)]
+    assert not [sp for sp in spans(plots.plot_series(run["series"]).axes[0]) if sp[2] == train]
+    with pytest.raises(ShapeError, match="train_end"):
+        plots.plot_series(run["series"], train_end=301)
+
+
 def test_series_multivariate_has_one_row_per_feature(run3):
     s = run3["series"]
     fig = plots.plot_series(s, run3["labels"], feature_names=run3["feature_names"])
@@ -220,6 +246,7 @@ def test_training_curves_log_scale_train_and_validation(run):
     assert by_label["rnn train (6.0 s)"].get_color() == by_label["rnn validation"].get_color()
     assert by_label["rnn train (6.0 s)"].get_color() != by_label["lstm train (6.0 s)"].get_color()
     assert legend_texts(ax) == ["rnn train (6.0 s)", "rnn validation", "lstm train (6.0 s)", "lstm validation"]
+    assert "dashed = validation" in title(ax)
     assert ax.get_xlabel() == "epoch" and "loss" in ax.get_ylabel()
 
 
@@ -228,6 +255,7 @@ def test_training_curves_single_history_without_validation_and_nonpositive_loss(
     (ax,) = fig.axes
     assert len(data_lines(ax)) == 1 and data_lines(ax)[0].get_label() == "model train"
     assert ax.get_yscale() == "linear" and "cannot show them" in all_text(fig)
+    assert "dashed" not in title(ax)           # no validation curve drawn: none promised
 
 
 # --------------------------------------------------------------------------- 3. window errors

@@ -90,7 +90,7 @@ def test_plan_lists_figures_in_reading_order(run):
     for sp in report.plan_figures(run):
         assert sp.caption.endswith(".") and sp.caption.count(". ") == 0  # one sentence
     multi = [sp.key for sp in report.plan_figures(make_run(D=2, models=("lstm",)))]
-    assert "heatmaps_lstm" in multi and "model_comparison" in multi  # one model, but it has metrics
+    assert "heatmaps_lstm" in multi and "model_comparison" not in multi  # one model: nothing to compare
 
 
 def test_plan_skips_what_does_not_apply():
@@ -155,6 +155,22 @@ def test_render_html_metrics_and_settings_tables(run, png):
     assert cells[cells.index("lr") + 1] == json.dumps(1e-3)
     assert cells[cells.index("window size") + 1] == "20"
     assert "Figures were switched off" not in "".join(page.text)
+
+
+def test_settings_table_shows_each_setting_once_and_no_unset_ones():
+    r = make_run()
+    r["settings"] = {"window": 20, "window_size": 20, "stride": 1, "score_stride": 1,
+                     "labels": "is_anomaly", "fill": None, "columns": ["value"], "lr": 1e-3}
+    r["train_rows"] = 45
+    cells = Page(report.render_html(r, {})).cells
+    table = cells[cells.index("command"):]
+    names = table[::2][:12]
+    assert names.count("window size") == 1 and names.count("score stride") == 1
+    assert "window" not in names and "score_stride" not in names and "fill" not in names
+    assert names.count("labels") == 1 and table[table.index("labels column") + 1] == "is_anomaly"
+    assert names.count("features") == 1 and table[table.index("stride") + 1] == "1"
+    cap = report.plan_figures(r)[0].caption
+    assert "the first 45 points" in cap and cap.count(". ") == 0 and cap.endswith(".")
 
 
 def test_everything_from_data_is_escaped(png):

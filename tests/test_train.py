@@ -163,3 +163,35 @@ def test_bad_arguments():
         fit(m, bad)
     with pytest.raises(TypeError, match="npae autoencoder"):
         fit(object(), x)
+
+
+def test_progress_without_a_terminal_prints_timed_lines_not_carriage_returns():
+    import io
+
+    from npae.train import LineProgress, _progress_bar
+
+    class Clock:
+        t = 0.0
+
+        def __call__(self):
+            return self.t
+
+    out, clock = io.StringIO(), Clock()
+    bar = LineProgress(100, "lstm (numpy)", out, interval=10.0, clock=clock)
+    for epoch in range(100):
+        clock.t += 1.5                       # 1.5 s an epoch: a line every 7th epoch
+        bar.set_postfix({"loss": f"{1 / (epoch + 1):.3g}"})
+        bar.update(1)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert lines[0] == "lstm (numpy): epoch 7/100, loss=0.143, 10 s elapsed"
+    assert len(lines) == 100 // 7 + 1 and lines[-1].startswith("lstm (numpy): epoch 100/100")
+    # not a terminal -> lines; a terminal -> tqdm's bar
+    assert isinstance(_progress_bar(3, "x", io.StringIO()), LineProgress)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert not isinstance(_progress_bar(3, "x", Tty()), LineProgress)

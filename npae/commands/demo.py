@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ..data import inject_anomalies, synthetic_series
+from ..data import tutorial_data
 from ..detector import AnomalyDetector
 from ..metrics import evaluate, tutorial_metric
 from ..scoring import Threshold
@@ -65,9 +65,7 @@ def _check(args):
 def run(args) -> int:
     _check(args)
     out = output_dir(args.out)
-    rng = np.random.default_rng(args.seed)
-    clean = synthetic_series(N_POINTS, rng=rng)
-    series, starts, labels = inject_anomalies(clean, N_ANOMALIES, KIND, rng=rng)
+    clean, series, starts, labels = tutorial_data(args.seed, N_POINTS, N_ANOMALIES, KIND)
     backends = ("numpy", "torch") if args.backend == "both" else (args.backend,)
     print(f"npae demo: {N_POINTS} points, {N_ANOMALIES} {KIND}s at {starts.tolist()}, windows of "
           f"{WINDOW}; training on the clean series, {args.epochs} epochs, seed {args.seed}, "

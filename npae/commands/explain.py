@@ -51,10 +51,9 @@ _BACKWARD = (
 
 
 def _data(args):
-    from npae.data import StandardScaler, inject_anomalies, sliding_windows, synthetic_series
+    from npae.data import StandardScaler, sliding_windows, tutorial_data
 
-    series = synthetic_series(1000, seed=args.seed)
-    series, starts, labels = inject_anomalies(series, 5, "spike", seed=args.seed)
+    _, series, starts, labels = tutorial_data(args.seed)      # the data npae demo uses
     windows = sliding_windows(series, args.window_size)
     scaled = StandardScaler().fit(windows).transform(windows).astype(np.float32)
     return series, starts, labels, scaled
