@@ -9,6 +9,7 @@ Note: the attribute ``npae.gradcheck`` is the function, which shadows its module
 
 from . import data, errors, metrics, plots, report, scoring
 from .autoencoder import LSTMAutoencoder, RNNAutoencoder
+from .baselines import PCADetector
 from .detector import AnomalyDetector, Detection
 from .errors import NpaeError
 from .gradcheck import gradcheck, gradcheck_module
@@ -16,7 +17,7 @@ from .linear import Linear
 from .losses import MSELoss
 from .lstm import LSTM
 from .module import Module, Parameter
-from .optim import SGD, Adam, Optimizer, clip_grad_norm_
+from .optim import SGD, Adam, Optimizer, ReduceLROnPlateau, clip_grad_norm_
 from .recurrent import get_num_threads, set_num_threads
 from .rnn import RNN
 from .trace import Trace
@@ -26,9 +27,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "Linear", "RNNAutoencoder", "LSTMAutoencoder", "MSELoss",
-    "Adam", "SGD", "Optimizer", "clip_grad_norm_",
+    "Adam", "SGD", "Optimizer", "ReduceLROnPlateau", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
-    "AnomalyDetector", "Detection", "fit", "History", "Trace",
+    "AnomalyDetector", "PCADetector", "Detection", "fit", "History", "Trace",
     "set_num_threads", "get_num_threads",
     "data", "scoring", "metrics", "plots", "report",
 ]

@@ -62,20 +62,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import make_scaler, scaler_from_dict, sliding_windows
+from .data import auto_window_size, make_scaler, scaler_from_dict, sliding_windows
 from .errors import (DataError, NonFiniteError, NotFittedError, ShapeError, StateDictError,
                      import_reference)
-from .scoring import THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator
+from .scoring import (THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator,
+                      window_errors)
 from .train import History, fit as train_fit, is_torch_model
 
-__all__ = ["AnomalyDetector", "Detection", "parse_threshold", "FORMAT", "FORMAT_VERSION",
-           "CELLS", "BACKENDS", "AGGREGATES"]
+__all__ = ["AnomalyDetector", "WindowDetector", "Detection", "parse_threshold", "FORMAT",
+           "FORMAT_VERSION", "CELLS", "BACKENDS", "AGGREGATES", "CALIBRATIONS",
+           "coverage_positions", "matched_point_thresholds", "UNDERTRAINED_RATIO"]
 
 FORMAT = "npae-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: window_size_, calibration, loss ratio; version 1 still loads
+READABLE_VERSIONS = (1, 2)
 CELLS = ("lstm", "rnn")
 BACKENDS = ("numpy", "torch")
 AGGREGATES = ("min", "mean", "max")
+CALIBRATIONS = ("validation", "train")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +134,8 @@ class Detection:
     window_scores (n,), window_flags (n,) bool   (D4), the plain pass
     point_scores (N,), point_flags (N,) bool     (D5)–(D6), after the repair passes
     feature_errors (N, D)                        each feature's error, aggregated as point_scores
-    threshold, point_threshold                   the two thresholds applied
+    threshold, point_threshold                   the window threshold; a fully covered point's
+    point_thresholds (N,)                        the threshold of each point (C2)
     repair_passes                                how many repair passes ran (0 = none needed)
     windows, reconstructions, step_errors        (n, T, D) each, the plain pass; only with
                                                  ``keep_windows=True`` (memory n·T·D)
@@ -144,6 +149,7 @@ class Detection:
     threshold: float
     point_threshold: float
     repair_passes: int = 0
+    point_thresholds: np.ndarray | None = None
     windows: np.ndarray | None = None
     reconstructions: np.ndarray | None = None
     step_errors: np.ndarray | None = None
@@ -176,7 +182,8 @@ def _nearest_covered(N, T, stride, n):
     return np.minimum(np.arange(N), last)
 
 
-def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size, keep=None):
+def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size, keep=None,
+                keep_step=None):
     """(D3)–(D5) for the windows ``window_idx`` (sorted int array) of the series ``x_in (N, D)``.
 
     Returns ``(window_scores, point_scores, feature_errors, mean_reconstruction)`` with shapes
@@ -204,6 +211,8 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
         err = (rec.astype(np.float64) - tb.astype(np.float64)) ** 2   # (D3) (b, T, D)
         step = err.mean(axis=2)                                         # (b, T)
         wscore[s:s + len(w)] = step.mean(axis=1)                        # (D4)
+        if keep_step is not None:
+            keep_step[w] = step
         if keep is not None:
             keep["windows"][w] = tb
             keep["reconstructions"][w] = rec
@@ -222,14 +231,15 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
 
 
 def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, repair=0,
-                 batch_size=1024, keep_windows=False, dtype=np.float32):
+                 batch_size=1024, keep_windows=False, dtype=np.float32, keep_step_errors=None):
     """Score a scaled series ``x (N, D)`` with a reconstruction function ``(b, T, D) → (b, T, D)``.
 
     Windows start every ``stride`` points.  Returns ``(window_scores (n,), point_scores (N,),
     feature_errors (N, D), passes, keep)``: (D3)–(D5), then, when ``point_threshold`` is given,
     up to ``repair`` passes (R1)–(R3).  ``keep`` holds the plain pass's (n, T, D) arrays with
     ``keep_windows=True``, else None.  Points no window covers (the last ``< stride`` ones) take
-    the values of the last covered point.
+    the values of the last covered point.  ``point_threshold``: a number or one per point (N,).
+    ``keep_step_errors``: a dict that receives ``"step"``, the (n, T) per-step errors.
     """
     x = np.ascontiguousarray(x, dtype=dtype)
     N, D = x.shape
@@ -239,8 +249,11 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
         keep = {k: np.empty((n, T, D), dtype=np.float64 if k == "step_errors" else dtype)
                 for k in ("windows", "reconstructions", "step_errors")}
     nearest = _nearest_covered(N, T, stride, n)
+    step = None
+    if keep_step_errors is not None:
+        step = keep_step_errors["step"] = np.empty((n, T))
     wscore, point, feat, rec_mean = _accumulate(recon_fn, x, x, T, stride, how, np.arange(n),
-                                                batch_size, keep)
+                                                batch_size, keep, step)
     point, feat, rec_mean = point[nearest], feat[nearest], rec_mean[nearest]
     passes = 0
     if point_threshold is None or repair <= 0:
@@ -268,57 +281,485 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
 
 
 # ---------------------------------------------------------------------------------------------
-# The detector
+# Input: a series (N,) / (N, D), or ready-made windows (n, T, D)
 # ---------------------------------------------------------------------------------------------
 
-def _as_series(series, name="series") -> np.ndarray:
-    """(N, D) float64 copy-free view of a (N,) or (N, D) numeric, finite series."""
-    if hasattr(series, "to_numpy"):  # a pandas object, without importing pandas
-        series = series.to_numpy()
-    arr = np.asarray(series)
+def _as_array(data, name):
+    if hasattr(data, "to_numpy"):  # a pandas object, without importing pandas
+        data = data.to_numpy()
+    arr = np.asarray(data)
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim not in (1, 2):
-        raise ShapeError(f"{name} must have shape (N,) or (N, D), got {arr.shape}")
     if arr.size == 0:
         raise DataError(f"{name} is empty (shape {arr.shape})")
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         first = np.argwhere(~np.isfinite(arr))[0]
         where = f"row {first[0]}" + (f", feature {first[1]}" if arr.ndim == 2 else "")
+        if arr.ndim == 3:
+            where = f"series {first[0]}, step {first[1]}, feature {first[2]}"
         raise NonFiniteError(f"{name} holds NaN or infinity (first at {where}); fill or drop "
                              f"missing values first (e.g. forward-fill or interpolate)")
+    return arr
+
+
+def _as_series(series, name="series") -> np.ndarray:
+    """(N, D) float64 copy-free view of a (N,) or (N, D) numeric, finite series."""
+    arr = _as_array(series, name)
+    if arr.ndim not in (1, 2):
+        raise ShapeError(f"{name} must have shape (N,) or (N, D), got {arr.shape}")
     return arr.reshape(len(arr), -1)
 
 
-class AnomalyDetector:
-    """Recurrent-autoencoder anomaly detector for a series (N,) or (N, D).
+def _as_input(data, name):
+    """``(array, is_windows)``: a series as (N, D), or a 3-D array (n, T, D) of ready-made windows."""
+    arr = _as_array(data, name)
+    if arr.ndim == 3:
+        return arr, True
+    if arr.ndim not in (1, 2):
+        raise ShapeError(f"{name} must be a series (N,) or (N, D), or a set of equal-length "
+                         f"series (n, T, D) (e.g. X[..., None] for univariate ones); got shape "
+                         f"{arr.shape}")
+    return arr.reshape(len(arr), -1), False
 
-    Model and training (the tutorial's defaults): ``cell`` "lstm" | "rnn", ``window_size`` T,
-    ``hidden_size``, ``latent_size``, ``epochs``, ``batch_size``, ``lr``, ``optimizer`` "adam" |
-    "sgd", ``clip``, ``val_fraction``, ``patience`` (see :func:`npae.train.fit`), ``stride`` of
-    the training windows, ``scaler`` "standard" | "minmax" | "none" (per feature, fitted on the
-    training windows), ``score_stride`` (step between the scored windows: 1 scores every
-    window, larger is proportionally faster on long series; at most ``window_size``), ``backend`` "numpy" (npae) | "torch" (``reference``), ``dtype``, ``seed``
-    (initial weights and batch order: the same seed gives the same initial weights on both
-    backends), ``progress`` (a bar per epoch).
 
-    Window threshold (D4): ``threshold`` = "percentile" (``q``, default 95: the tutorial's),
-    "mean_std" / "mad" (``k``) or "contamination" (``contamination``), fitted on the training
-    window scores.  Point threshold (D6): ``point_threshold`` (default "max", see the module
-    docstring), ``aggregate`` (D5) and ``repair`` (R1)–(R3).
+# ---------------------------------------------------------------------------------------------
+# Point thresholds matched to each point's coverage
+# ---------------------------------------------------------------------------------------------
 
-    Fitted attributes: ``model_``, ``scaler_``, ``history_`` (:class:`npae.train.History`),
-    ``decision_scores_`` (window scores of the training series), ``train_point_scores_``,
-    ``threshold_`` (window level), ``point_threshold_`` (point level), ``n_features_in_``.
+def coverage_positions(N, T, stride=1):
+    """``(t_lo, t_hi)``, each (N,) int: point j sits at the steps t_lo, t_lo + s, …, t_hi of the
+    windows (length T, every ``stride`` = s points) that cover it.
+
+    Interior points have the full set (t_lo < s, t_hi > T - 1 - s); the first and last T - 1
+    points of a series are covered by fewer windows, at the early (start of the series) or late
+    (end) steps only.  Points after the last window (``stride`` > 1) take the last covered
+    point's positions, as their scores do.
+    """
+    n = (N - T) // stride + 1
+    j = np.minimum(np.arange(N), (n - 1) * stride + T - 1)
+    first_w = np.maximum(-((T - 1 - j) // stride), 0)       # ceil((j - T + 1) / s), ≥ 0
+    last_w = np.minimum(j // stride, n - 1)
+    return j - last_w * stride, j - first_w * stride
+
+
+def _position_errors(step, T):
+    """(M, T) ``E[j, t]``: the error of point j at step t of the window starting at j - t, for
+    the M = n - T + 1 points covered by all T of the n stride-1 windows whose errors are
+    ``step (n, T)``."""
+    n = step.shape[0]
+    j = np.arange(T - 1, n)                                  # windows j - T + 1 … j all exist
+    t = np.arange(T)
+    return step[j[:, None] - t[None, :], t[None, :]]
+
+
+def _aggregate(values, how, axis):
+    if how == "min":
+        return values.min(axis=axis)
+    if how == "max":
+        return values.max(axis=axis)
+    return values.mean(axis=axis)
+
+
+def matched_point_thresholds(errors, rule, how, N, T, stride=1):
+    """(N,) point thresholds for a series of N points, each fitted on calibration points scored
+    with the *same* window positions as that point.
+
+    ``errors (M, T)``: calibration errors ``E[j, t]`` of M fully covered normal points
+    (:func:`_position_errors`).  A point at positions P = {t_lo, t_lo + s, …, t_hi}
+    (:func:`coverage_positions`) gets ``rule`` fitted on ``agg_{t ∈ P} E[:, t]`` — the scores the
+    calibration points would have with only those windows.  So an interior point is compared with
+    fully covered points, and an edge point with calibration scores that had as few windows.
+    """
+    t_lo, t_hi = coverage_positions(N, T, stride)
+    pairs, inverse = np.unique(np.stack([t_lo, t_hi], axis=1), axis=0, return_inverse=True)
+    values = np.empty(len(pairs))
+    for i, (lo, hi) in enumerate(pairs):
+        values[i] = rule.compute(_aggregate(errors[:, lo:hi + 1:stride], how, axis=1))
+    return values[np.ravel(inverse)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared estimator: scaler, windows, scoring, thresholds
+# ---------------------------------------------------------------------------------------------
+
+MIN_LR_SHARE = 0.01               # the plateau schedule lowers lr to no less than lr / 100
+UNDERTRAINED_RATIO = 0.5          # best validation loss / the validation windows' variance
+MIN_CALIBRATION_POINTS = 20       # fewer fully covered held-out points: calibrate on training
+
+
+class WindowDetector:
+    """What :class:`AnomalyDetector` and :class:`npae.baselines.PCADetector` share: the scaler,
+    the windows, the validation split, scoring (D3)–(D6), the repair passes and the thresholds.
+
+    A subclass defines ``_fit_model(windows (n, T, D), n_val)`` (train on the first n - n_val
+    windows; the last n_val are the held-out validation split, the latest in time) and
+    ``_recon_fn()`` (a function (b, T, D) → (b, T, D) in scaled units).
+
+    Calibration (``calibration``, default ``"validation"``).  The thresholds are fitted on normal
+    data the model did not train on: the window threshold on the validation windows' scores, the
+    point threshold on the points of the validation stretch covered only by validation windows.
+    Two rules keep an edge effect out of every threshold:
+
+    (C1) calibration points are *fully covered* points only (all T windows around them exist):
+         with ``min`` aggregation the first and last T - 1 points of a stretch, covered by fewer
+         windows, score far higher than interior ones (the last training point, in one window
+         only, set the old ``max`` threshold);
+    (C2) a scored point covered by fewer windows (the first and last T - 1 points of a scored
+         series) is compared with a threshold fitted on the calibration points re-scored with
+         the same window positions (:func:`matched_point_thresholds`), so the end of a series
+         raises no false alarm for being the end.
+
+    When the validation stretch has fewer than 20 fully covered points (it needs 2T - 1 + 20
+    points: short training stretches with long windows), the calibration points are the fully
+    covered training points instead, and ``calibration_`` says so; when even the training stretch
+    has none (shorter than 2T - 1), the thresholds are fitted on every training point, as before.
+    Measured: see the module docstring.
     """
 
-    def __init__(self, cell="lstm", window_size=50, hidden_size=32, latent_size=16, epochs=50,
-                 batch_size=32, lr=1e-3, threshold="percentile", q=95.0, k=3.0,
+    _PARAMS: tuple = ()
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self) -> dict:
+        """The constructor arguments (JSON-able), as scikit-learn / PyOD estimators give them."""
+        return {p: getattr(self, p) for p in self._PARAMS}
+
+    def set_params(self, **params):
+        unknown = set(params) - set(self._PARAMS)
+        if unknown:
+            raise DataError(f"unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMS)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        self._check_params()
+        return self
+
+    def _pos_int(self, name, low=1):
+        v = getattr(self, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise DataError(f"{name} must be an integer >= {low}, got {v!r}")
+        setattr(self, name, int(v))
+
+    def _check_common_params(self):
+        if self.aggregate not in AGGREGATES:
+            raise DataError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
+        if isinstance(self.window_size, str):
+            if self.window_size != "auto":
+                raise DataError(f"window_size must be 'auto' or an integer >= 2, got "
+                                f"{self.window_size!r}")
+        else:
+            self._pos_int("window_size", 2)
+        for name in ("stride", "score_batch_size", "score_stride"):
+            self._pos_int(name)
+        self._pos_int("repair", 0)
+        if self.window_size != "auto" and self.score_stride > self.window_size:
+            raise DataError(f"score_stride ({self.score_stride}) must be at most window_size "
+                            f"({self.window_size}): a larger step leaves points that no scored "
+                            f"window covers")
+        if not isinstance(self.val_fraction, (int, float)) or isinstance(self.val_fraction, bool) \
+                or not 0.0 <= self.val_fraction < 1.0:
+            raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise DataError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
+        try:
+            dtype = str(np.dtype(self.dtype))
+        except TypeError:
+            dtype = None
+        if dtype not in ("float32", "float64"):
+            raise DataError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self.dtype = dtype  # a plain string: the config is saved as JSON
+        self._window_threshold()  # validates threshold / q / k / contamination
+        parse_threshold(self.point_threshold)
+        make_scaler(self.scaler)
+
+    def _window_threshold(self) -> Threshold:
+        if self.threshold not in THRESHOLD_METHODS:
+            raise DataError(f"threshold must be one of {sorted(THRESHOLD_METHODS)}, "
+                            f"got {self.threshold!r}")
+        pname = THRESHOLD_METHODS[self.threshold][0]
+        return Threshold(self.threshold, **{pname: getattr(self, pname)})
+
+    def _check_fitted(self):
+        if getattr(self, "model_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call "
+                                 f"fit(train_series) first")
+
+    @property
+    def T(self) -> int:
+        """The window length in use: ``window_size_`` once fitted ("auto" resolved)."""
+        return getattr(self, "window_size_", None) or self.window_size
+
+    def _scaled(self, data, name="series"):
+        x, is_windows = _as_input(data, name)
+        if is_windows != self.windows_input_:
+            what = "ready-made windows (n, T, D)" if self.windows_input_ else "a series (N,) / (N, D)"
+            raise ShapeError(f"{name} has shape {x.shape}, but the detector was fitted on {what}; "
+                             f"pass the same kind of data")
+        if x.shape[-1] != self.n_features_in_:
+            raise ShapeError(f"{name} has {x.shape[-1]} feature(s), but the detector was fitted "
+                             f"on {self.n_features_in_}; pass the same columns as in training")
+        if is_windows and x.shape[1] != self.window_size_:
+            raise ShapeError(f"{name} holds series of length {x.shape[1]}, but the detector was "
+                             f"fitted on length {self.window_size_}; pass equal-length series")
+        if not is_windows and len(x) < self.window_size_:
+            raise DataError(f"{name} has {len(x)} points, fewer than one window "
+                            f"(window_size={self.window_size_}); pass a longer series")
+        return self.scaler_.transform(x)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, y=None):
+        """Train on ``data``, taken to be normal; fit the scaler and the thresholds.
+
+        ``data``: a series (N,) or (N, D), windowed here, or ready-made windows (n, T, D) — a set
+        of equal-length series (``X[..., None]`` for univariate ones), each scored as one window.
+        ``y`` is ignored (unsupervised; accepted for scikit-learn compatibility).
+        """
+        self._check_params()
+        x, is_windows = _as_input(data, "training data")
+        self.windows_input_ = is_windows
+        self.n_features_in_ = x.shape[-1]
+        scaler = make_scaler(self.scaler)
+        if is_windows:
+            T = x.shape[1]
+            if T < 2:
+                raise ShapeError(f"ready-made windows need at least 2 steps, got shape {x.shape}")
+            self.window_size_ = T
+            scaler.fit(x)                                        # (D1) on the training windows
+            windows = scaler.transform(x)
+            xs = None
+        else:
+            T = auto_window_size(x) if self.window_size == "auto" else self.window_size
+            if len(x) < T:
+                raise DataError(f"the training series has {len(x)} points, fewer than one window "
+                                f"(window_size={T}); use a longer series or a smaller window")
+            if self.score_stride > T:
+                raise DataError(f"score_stride ({self.score_stride}) must be at most the window "
+                                f"({T}, chosen by window_size='auto'); lower score_stride")
+            self.window_size_ = int(T)
+            scaler.fit(sliding_windows(x, T))                    # (D1) on the training windows
+            xs = scaler.transform(x)
+            windows = sliding_windows(xs, T, self.stride)
+        self.scaler_ = scaler
+        n = len(windows)
+        n_val = int(round(n * self.val_fraction)) if self.val_fraction > 0 else 0
+        if self.val_fraction > 0 and (n_val < 1 or n_val >= n):
+            raise DataError(f"val_fraction={self.val_fraction} of {n} training windows leaves "
+                            f"{n - n_val} for training and {n_val} for validation; both need at "
+                            f"least one (use a longer training series, a smaller window or "
+                            f"val_fraction=0)")
+        self._fit_model(np.ascontiguousarray(windows, dtype=self.dtype), n_val)   # (D2)
+        self.n_val_windows_ = n_val
+        self._fit_scores(windows, xs, n_val)
+        self._check_undertraining(windows, n_val)
+        self._fit_thresholds()
+        return self
+
+    def _check_undertraining(self, windows, n_val):
+        """``loss_ratio_``: the best validation loss (else the final training loss) over the
+        variance of those windows in scaled units (1 = no better than predicting their mean);
+        ``undertrained_`` when it is above ``UNDERTRAINED_RATIO``."""
+        hist = getattr(self, "history_", None)
+        held = windows[len(windows) - n_val:] if n_val else windows
+        var = float(np.mean(np.var(np.asarray(held, dtype=np.float64).reshape(-1, held.shape[-1]),
+                                   axis=0)))
+        if hist is not None and hist.val_loss:
+            loss = hist.best_val_loss
+        elif hist is not None and hist.train_loss:
+            loss = hist.final_loss
+        else:
+            loss = float(np.mean(self.calibration_scores_))
+        self.loss_ratio_ = float(loss / var) if var > 0 else float("nan")
+        self.undertrained_ = bool(hist is not None and self.loss_ratio_ > UNDERTRAINED_RATIO)
+
+    def _fit_scores(self, windows, xs, n_val):
+        """Training and calibration scores: ``decision_scores_`` (every training window),
+        ``train_point_scores_`` (every training point), ``calibration_scores_`` (the window scores
+        the window threshold is fitted on) and ``calibration_errors_`` (M, T) (C1)."""
+        T = self.window_size_
+        recon = self._recon_fn()
+        if self.windows_input_:
+            scores = window_errors(windows, recon(np.ascontiguousarray(windows, dtype=self.dtype))
+                                   ).window
+            self.decision_scores_ = scores
+            self.train_point_scores_ = None
+            use_val = self.calibration == "validation" and n_val > 0
+            self.calibration_scores_ = scores[len(scores) - n_val:] if use_val else scores
+            self.calibration_errors_ = None
+            self.calibration_ = ("validation windows" if use_val else "training windows")
+            return
+        N = len(xs)
+        keep = {}
+        wscore, point, _, _, _ = score_series(recon, xs, T, stride=1, how=self.aggregate,
+                                              batch_size=self.score_batch_size, dtype=self.dtype,
+                                              keep_step_errors=keep)
+        self.decision_scores_ = wscore
+        self.train_point_scores_ = point
+        errors = _position_errors(keep["step"], T)               # (M, T), points T-1 … N-T
+        val_start = (len(windows) - n_val) * self.stride if n_val else N
+        # points covered only by held-out windows: j - T + 1 >= val_start
+        held = np.arange(T - 1, N - T + 1) - (T - 1) >= val_start
+        if self.calibration == "validation" and n_val and held.sum() >= MIN_CALIBRATION_POINTS:
+            self.calibration_errors_ = errors[held]
+            self.calibration_ = "validation"
+        elif len(errors):
+            self.calibration_errors_ = errors
+            self.calibration_ = ("training" if self.calibration == "train" or not n_val else
+                                 "training (the validation stretch has fewer than "
+                                 f"{MIN_CALIBRATION_POINTS} fully covered points)")
+        else:
+            self.calibration_errors_ = None
+            self.calibration_ = "training, every point (no point is covered by all T windows)"
+        val_w = wscore[val_start:] if n_val and val_start < len(wscore) else wscore
+        self.calibration_scores_ = val_w if self.calibration == "validation" and n_val else wscore
+
+    def _fit_thresholds(self):
+        self.threshold_obj_ = self._window_threshold()
+        self.threshold_ = self.threshold_obj_.fit(self.calibration_scores_)
+        self.point_threshold_obj_ = parse_threshold(self.point_threshold)
+        if self.windows_input_:
+            self.point_threshold_obj_.value_ = self.threshold_
+            self.point_threshold_ = self.threshold_
+        elif self.calibration_errors_ is not None:
+            full = _aggregate(self.calibration_errors_, self.aggregate, axis=1)   # (C1)
+            self.point_threshold_ = self.point_threshold_obj_.fit(full)
+        else:
+            self.point_threshold_ = self.point_threshold_obj_.fit(self.train_point_scores_)
+
+    def point_thresholds(self, n_points) -> np.ndarray:
+        """(N,) the threshold each point of an N-point series is compared with (C2)."""
+        self._check_fitted()
+        if self.calibration_errors_ is None:
+            return np.full(n_points, self.point_threshold_)
+        return matched_point_thresholds(self.calibration_errors_, self.point_threshold_obj_,
+                                        self.aggregate, n_points, self.window_size_,
+                                        self.score_stride)
+
+    def set_threshold(self, threshold=None, point_threshold=None, **param):
+        """Re-fit the thresholds on the stored calibration scores, without retraining.
+
+        ``threshold`` (window level): a method name, with ``q=`` / ``k=`` / ``contamination=``;
+        ``point_threshold``: a spec such as ``"max"`` or ``"percentile:99.9"``.  Returns self.
+        """
+        self._check_fitted()
+        if threshold is not None or param:
+            self.set_params(**({"threshold": threshold} if threshold is not None else {}), **param)
+        if point_threshold is not None:
+            self.set_params(point_threshold=point_threshold)
+        self._fit_thresholds()
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def detect(self, data, keep_windows=False) -> Detection:
+        """Score ``data`` once and return every score, flag and (optionally) window array.
+
+        For ready-made windows (n, T, D) the "points" are the n series: ``point_scores`` are
+        their window scores and ``point_flags`` their window flags."""
+        self._check_fitted()
+        xs = self._scaled(data)
+        if self.windows_input_:
+            w = np.ascontiguousarray(xs, dtype=self.dtype)
+            rec = self._recon_fn()(w)
+            errs = window_errors(w, rec, keep_squared=True)
+            flags = errs.window > self.threshold_
+            return Detection(
+                window_scores=errs.window, window_flags=flags, point_scores=errs.window,
+                point_flags=flags, feature_errors=errs.per_feature,
+                threshold=float(self.threshold_), point_threshold=float(self.threshold_),
+                point_thresholds=np.full(len(w), float(self.threshold_)),
+                windows=w if keep_windows else None,
+                reconstructions=rec if keep_windows else None,
+                step_errors=errs.squared if keep_windows else None)
+        thresholds = self.point_thresholds(len(xs))
+        wscore, point, feat, passes, keep = score_series(
+            self._recon_fn(), xs, self.window_size_, stride=self.score_stride, how=self.aggregate,
+            point_threshold=thresholds, repair=self.repair,
+            batch_size=self.score_batch_size, keep_windows=keep_windows, dtype=self.dtype)
+        keep = keep or {}
+        return Detection(
+            window_scores=wscore, window_flags=wscore > self.threshold_,
+            point_scores=point, point_flags=point > thresholds,
+            feature_errors=feat, threshold=float(self.threshold_),
+            point_threshold=float(self.point_threshold_), repair_passes=passes,
+            point_thresholds=thresholds,
+            windows=keep.get("windows"), reconstructions=keep.get("reconstructions"),
+            step_errors=keep.get("step_errors"))
+
+    def decision_function(self, data) -> np.ndarray:
+        """Window scores (D4), higher = worse: (n,) for a series (window i = points i·s …
+        i·s + T - 1, s = ``score_stride``, n = (N - T) // s + 1), or one score per series for
+        ready-made windows (n, T, D)."""
+        self._check_fitted()
+        if self.windows_input_:
+            return self.detect(data).window_scores
+        xs = self._scaled(data)
+        return score_series(self._recon_fn(), xs, self.window_size_, stride=self.score_stride,
+                            how=self.aggregate,
+                            batch_size=self.score_batch_size, dtype=self.dtype)[0]
+
+    def score_points(self, data) -> np.ndarray:
+        """(N,) point scores (D5) after the repair passes (R1)–(R3)."""
+        return self.detect(data).point_scores
+
+    def feature_errors(self, data) -> np.ndarray:
+        """(N, D) per-point, per-feature errors: which feature makes a point anomalous."""
+        return self.detect(data).feature_errors
+
+    def predict(self, data) -> np.ndarray:
+        """(N,) bool, True for anomalous points (each above its threshold, (C2)); for ready-made
+        windows (n, T, D), (n,) True for anomalous series."""
+        return self.detect(data).point_flags
+
+    def predict_windows(self, data) -> np.ndarray:
+        """(n,) bool, True for windows scoring above ``threshold_`` (the tutorial's flags)."""
+        return self.decision_function(data) > self.threshold_
+
+    def reconstruct(self, data) -> tuple:
+        """``(windows, reconstructions)``, each (n, T, D) in scaled units (memory n·T·D)."""
+        d = self.detect(data, keep_windows=True)
+        return d.windows, d.reconstructions
+
+
+class AnomalyDetector(WindowDetector):
+    """Recurrent-autoencoder anomaly detector for a series (N,) or (N, D), or for a set of
+    equal-length series (n, T, D).
+
+    Model: ``cell`` "lstm" | "rnn", ``window_size`` T (default ``"auto"``: one period of the
+    training series, :func:`npae.data.auto_window_size`; the value used is ``window_size_``),
+    ``hidden_size``, ``latent_size``.
+
+    Training (:func:`npae.train.fit`), by default to convergence: ``val_fraction`` (0.2) of the
+    training windows, the latest, held out; ``epochs`` (100) raised to ``min_steps`` (1000)
+    optimiser steps and capped at ``max_steps`` (2000); early stopping after ``patience`` (20)
+    epochs without a better validation loss, once ``min_steps`` are done, with the best weights
+    put back; Adam at ``lr`` (1e-2) halved (``lr_factor``) after more than ``lr_patience`` (5)
+    flat epochs (ReduceLROnPlateau), down to lr / 100; ``batch_size``, ``optimizer`` "adam" |
+    "sgd", ``clip`` (1.0), ``stride`` of the training windows.  ``min_steps=None, max_steps=None, patience=None,
+    lr_patience=None, val_fraction=0`` give the plain fixed-epoch loop (the tutorial's).
+
+    ``scaler`` "standard" | "minmax" | "none" (per feature, fitted on the training windows),
+    ``score_stride`` (step between the scored windows: 1 scores every window, larger is
+    proportionally faster on long series; at most ``window_size``), ``backend`` "numpy" (npae)
+    | "torch" (``reference``), ``dtype``, ``seed`` (initial weights and batch order: the same
+    seed gives the same initial weights on both backends), ``progress`` (a bar per epoch).
+
+    Thresholds (see :class:`WindowDetector` for where they are fitted): window (D4)
+    ``threshold`` = "percentile" (``q``, default 95: the tutorial's), "mean_std" / "mad" (``k``)
+    or "contamination"; point (D6) ``point_threshold`` (default "max"), ``aggregate`` (D5),
+    ``repair`` (R1)–(R3); ``calibration`` "validation" | "train".
+
+    Fitted attributes: ``model_``, ``scaler_``, ``history_`` (:class:`npae.train.History`),
+    ``window_size_``, ``decision_scores_`` (window scores of the training series),
+    ``train_point_scores_``, ``threshold_`` (window level), ``point_threshold_`` (a fully covered
+    point's), ``calibration_``, ``loss_ratio_`` and ``undertrained_`` (best validation loss over
+    the validation windows' variance; True above 0.5), ``n_features_in_``.
+    """
+
+    def __init__(self, cell="lstm", window_size="auto", hidden_size=32, latent_size=16,
+                 epochs=100, batch_size=32, lr=1e-2, threshold="percentile", q=95.0, k=3.0,
                  contamination=0.1, point_threshold="max", aggregate="min", repair=2,
-                 scaler="standard", stride=1, optimizer="adam", clip=None, val_fraction=0.0,
-                 patience=None, backend="numpy", dtype="float32", seed=None,
-                 score_batch_size=1024, score_stride=1, progress=False):
+                 scaler="standard", stride=1, optimizer="adam", clip=1.0, val_fraction=0.2,
+                 patience=20, backend="numpy", dtype="float32", seed=None,
+                 score_batch_size=1024, score_stride=1, progress=False, min_steps=1000,
+                 max_steps=2000, lr_patience=5, lr_factor=0.5, calibration="validation"):
         self.cell = cell
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -345,66 +786,33 @@ class AnomalyDetector:
         self.score_batch_size = score_batch_size
         self.score_stride = score_stride
         self.progress = progress
+        self.min_steps = min_steps
+        self.max_steps = max_steps
+        self.lr_patience = lr_patience
+        self.lr_factor = lr_factor
+        self.calibration = calibration
         self._check_params()
 
     # ------------------------------------------------------------------ parameters
     _PARAMS = ("cell", "window_size", "hidden_size", "latent_size", "epochs", "batch_size", "lr",
                "threshold", "q", "k", "contamination", "point_threshold", "aggregate", "repair",
                "scaler", "stride", "optimizer", "clip", "val_fraction", "patience", "backend",
-               "dtype", "seed", "score_batch_size", "score_stride", "progress")
-
-    def get_params(self) -> dict:
-        """The constructor arguments (JSON-able), as scikit-learn / PyOD estimators give them."""
-        return {p: getattr(self, p) for p in self._PARAMS}
-
-    def set_params(self, **params) -> "AnomalyDetector":
-        unknown = set(params) - set(self._PARAMS)
-        if unknown:
-            raise DataError(f"unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMS)}")
-        for name, value in params.items():
-            setattr(self, name, value)
-        self._check_params()
-        return self
+               "dtype", "seed", "score_batch_size", "score_stride", "progress", "min_steps",
+               "max_steps", "lr_patience", "lr_factor", "calibration")
 
     def _check_params(self):
-        def pos_int(name, low=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise DataError(f"{name} must be an integer >= {low}, got {v!r}")
-            setattr(self, name, int(v))
-
         if self.cell not in CELLS:
             raise DataError(f"cell must be one of {CELLS}, got {self.cell!r}")
         if self.backend not in BACKENDS:
             raise DataError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.aggregate not in AGGREGATES:
-            raise DataError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
-        pos_int("window_size", 2)
-        for name in ("hidden_size", "latent_size", "epochs", "batch_size", "stride",
-                     "score_batch_size", "score_stride"):
-            pos_int(name)
-        pos_int("repair", 0)
-        if self.score_stride > self.window_size:
-            raise DataError(f"score_stride ({self.score_stride}) must be at most window_size "
-                            f"({self.window_size}): a larger step leaves points that no scored "
-                            f"window covers")
-        try:
-            dtype = str(np.dtype(self.dtype))
-        except TypeError:
-            dtype = None
-        if dtype not in ("float32", "float64"):
-            raise DataError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        self.dtype = dtype  # a plain string: the config is saved as JSON
-        self._window_threshold()  # validates threshold / q / k / contamination
-        parse_threshold(self.point_threshold)
-        make_scaler(self.scaler)
-
-    def _window_threshold(self) -> Threshold:
-        if self.threshold not in THRESHOLD_METHODS:
-            raise DataError(f"threshold must be one of {sorted(THRESHOLD_METHODS)}, "
-                            f"got {self.threshold!r}")
-        pname = THRESHOLD_METHODS[self.threshold][0]
-        return Threshold(self.threshold, **{pname: getattr(self, pname)})
+        for name in ("hidden_size", "latent_size", "epochs", "batch_size"):
+            self._pos_int(name)
+        for name in ("min_steps", "max_steps", "patience"):
+            if getattr(self, name) is not None:
+                self._pos_int(name)
+        if self.lr_patience is not None:
+            self._pos_int("lr_patience", 0)
+        self._check_common_params()
 
     # ------------------------------------------------------------------ model
     def _build_model(self, n_features):
@@ -417,6 +825,18 @@ class AnomalyDetector:
             model = import_reference("backend='torch'").to_torch(model)
         return model
 
+    def _fit_model(self, windows, n_val):
+        model = self._build_model(windows.shape[-1])
+        self.history_ = train_fit(                               # (D2)
+            model, windows, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+            optimizer=self.optimizer, clip=self.clip,
+            val_fraction=n_val / len(windows) if n_val else 0.0,
+            patience=self.patience, seed=self.seed, progress=self.progress,
+            desc=f"{self.cell} ({self.backend})", min_steps=self.min_steps,
+            max_steps=self.max_steps, lr_patience=self.lr_patience, lr_factor=self.lr_factor,
+            min_lr=self.lr * MIN_LR_SHARE)
+        self.model_ = model
+
     def _recon_fn(self):
         model = self.model_
         if is_torch_model(model):
@@ -425,121 +845,6 @@ class AnomalyDetector:
             return lambda xb: reconstruct(model, xb, self.score_batch_size)
         return lambda xb: model.reconstruct(xb, self.score_batch_size)
 
-    def _check_fitted(self):
-        if getattr(self, "model_", None) is None:
-            raise NotFittedError("this AnomalyDetector is not fitted yet: call fit(train_series) "
-                                 "or AnomalyDetector.load(path) first")
-
-    def _scaled(self, series, name="series"):
-        x = _as_series(series, name)
-        if x.shape[1] != self.n_features_in_:
-            raise ShapeError(f"{name} has {x.shape[1]} feature(s), but the detector was fitted on "
-                             f"{self.n_features_in_}; pass the same columns as in training")
-        if len(x) < self.window_size:
-            raise DataError(f"{name} has {len(x)} points, fewer than one window "
-                            f"(window_size={self.window_size}); pass a longer series")
-        return self.scaler_.transform(x)
-
-    # ------------------------------------------------------------------ fit
-    def fit(self, series, y=None) -> "AnomalyDetector":
-        """Train on ``series`` (N,) or (N, D), taken to be normal; fit scaler and thresholds.
-
-        ``y`` is ignored (unsupervised; accepted for scikit-learn compatibility).
-        """
-        self._check_params()
-        x = _as_series(series, "training series")
-        T = self.window_size
-        if len(x) < T:
-            raise DataError(f"the training series has {len(x)} points, fewer than one window "
-                            f"(window_size={T}); use a longer series or a smaller window")
-        self.n_features_in_ = x.shape[1]
-        scaler = make_scaler(self.scaler)
-        scaler.fit(sliding_windows(x, T))                       # (D1) on the training windows
-        self.scaler_ = scaler
-        xs = scaler.transform(x)
-        windows = sliding_windows(xs, T, self.stride)
-        model = self._build_model(x.shape[1])
-        self.history_ = train_fit(                               # (D2)
-            model, windows, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            optimizer=self.optimizer, clip=self.clip, val_fraction=self.val_fraction,
-            patience=self.patience, seed=self.seed, progress=self.progress,
-            desc=f"{self.cell} ({self.backend})")
-        self.model_ = model
-        wscore, point, _, _, _ = score_series(self._recon_fn(), xs, T, stride=self.score_stride,
-                                              how=self.aggregate,
-                                              batch_size=self.score_batch_size, dtype=self.dtype)
-        self.decision_scores_ = wscore
-        self.train_point_scores_ = point
-        self._fit_thresholds()
-        return self
-
-    def _fit_thresholds(self):
-        self.threshold_obj_ = self._window_threshold()
-        self.threshold_ = self.threshold_obj_.fit(self.decision_scores_)
-        self.point_threshold_obj_ = parse_threshold(self.point_threshold)
-        self.point_threshold_ = self.point_threshold_obj_.fit(self.train_point_scores_)
-
-    def set_threshold(self, threshold=None, point_threshold=None, **param) -> "AnomalyDetector":
-        """Re-fit the thresholds on the stored training scores, without retraining.
-
-        ``threshold`` (window level): a method name, with ``q=`` / ``k=`` / ``contamination=``;
-        ``point_threshold``: a spec such as ``"max"`` or ``"percentile:99.9"``.  Returns self.
-        """
-        self._check_fitted()
-        if threshold is not None or param:
-            self.set_params(**({"threshold": threshold} if threshold is not None else {}), **param)
-        if point_threshold is not None:
-            self.set_params(point_threshold=point_threshold)
-        self._fit_thresholds()
-        return self
-
-    # ------------------------------------------------------------------ scoring
-    def detect(self, series, keep_windows=False) -> Detection:
-        """Score ``series`` once and return every score, flag and (optionally) window array."""
-        self._check_fitted()
-        xs = self._scaled(series)
-        wscore, point, feat, passes, keep = score_series(
-            self._recon_fn(), xs, self.window_size, stride=self.score_stride, how=self.aggregate,
-            point_threshold=self.point_threshold_, repair=self.repair,
-            batch_size=self.score_batch_size, keep_windows=keep_windows, dtype=self.dtype)
-        keep = keep or {}
-        return Detection(
-            window_scores=wscore, window_flags=wscore > self.threshold_,
-            point_scores=point, point_flags=point > self.point_threshold_,
-            feature_errors=feat, threshold=float(self.threshold_),
-            point_threshold=float(self.point_threshold_), repair_passes=passes,
-            windows=keep.get("windows"), reconstructions=keep.get("reconstructions"),
-            step_errors=keep.get("step_errors"))
-
-    def decision_function(self, series) -> np.ndarray:
-        """(n,) window scores (D4); window i = points i·s … i·s + T - 1 (s = ``score_stride``,
-        n = (N - T) // s + 1); higher = worse."""
-        self._check_fitted()
-        xs = self._scaled(series)
-        return score_series(self._recon_fn(), xs, self.window_size, stride=self.score_stride,
-                            how=self.aggregate,
-                            batch_size=self.score_batch_size, dtype=self.dtype)[0]
-
-    def score_points(self, series) -> np.ndarray:
-        """(N,) point scores (D5) after the repair passes (R1)–(R3)."""
-        return self.detect(series).point_scores
-
-    def feature_errors(self, series) -> np.ndarray:
-        """(N, D) per-point, per-feature errors: which feature makes a point anomalous."""
-        return self.detect(series).feature_errors
-
-    def predict(self, series) -> np.ndarray:
-        """(N,) bool, True for anomalous points: ``score_points(series) > point_threshold_``."""
-        return self.detect(series).point_flags
-
-    def predict_windows(self, series) -> np.ndarray:
-        """(n,) bool, True for windows scoring above ``threshold_`` (the tutorial's flags)."""
-        return self.decision_function(series) > self.threshold_
-
-    def reconstruct(self, series) -> tuple:
-        """``(windows, reconstructions)``, each (n, T, D) in scaled units (memory n·T·D)."""
-        d = self.detect(series, keep_windows=True)
-        return d.windows, d.reconstructions
 
     # ------------------------------------------------------------------ save / load
     def _state_arrays(self) -> dict:
@@ -566,10 +871,17 @@ class AnomalyDetector:
             "point_threshold": self.point_threshold_obj_.to_dict(),
             "history": self.history_.to_dict(),
             "model_keys": list(self._state_arrays()),
+            "window_size": int(self.window_size_), "windows_input": bool(self.windows_input_),
+            "calibration": self.calibration_, "loss_ratio": float(self.loss_ratio_),
+            "undertrained": bool(self.undertrained_),
         }
         arrays = {f"model/{k}": v for k, v in self._state_arrays().items()}
         arrays["decision_scores"] = np.asarray(self.decision_scores_, dtype=np.float64)
-        arrays["train_point_scores"] = np.asarray(self.train_point_scores_, dtype=np.float64)
+        arrays["train_point_scores"] = np.asarray(
+            [] if self.train_point_scores_ is None else self.train_point_scores_, dtype=np.float64)
+        arrays["calibration_scores"] = np.asarray(self.calibration_scores_, dtype=np.float64)
+        if self.calibration_errors_ is not None:
+            arrays["calibration_errors"] = np.asarray(self.calibration_errors_, dtype=np.float64)
         arrays["config"] = np.array(json.dumps(config))
         path = os.fspath(path)
         tmp = path + ".tmp"
@@ -602,10 +914,11 @@ class AnomalyDetector:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
             raise DataError(f"{what}: its config does not say format {FORMAT!r}")
         version = config.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise DataError(
                 f"{path} was saved in detector format version {version!r} (npae "
-                f"{config.get('npae_version', '?')}); this npae reads version {FORMAT_VERSION}. "
+                f"{config.get('npae_version', '?')}); this npae reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}. "
                 f"Load it with the npae version that saved it, or retrain and save again")
         try:
             det = cls(**config["params"])
@@ -614,6 +927,24 @@ class AnomalyDetector:
             det.history_ = History.from_dict(config["history"])
             det.decision_scores_ = np.asarray(arrays["decision_scores"], dtype=np.float64)
             det.train_point_scores_ = np.asarray(arrays["train_point_scores"], dtype=np.float64)
+            if version == 1:   # before auto windows and calibration: the training scores
+                det.window_size_ = int(config["params"]["window_size"])
+                det.windows_input_ = False
+                det.calibration_ = "training, every point (a version-1 file)"
+                det.calibration_scores_ = det.decision_scores_
+                det.calibration_errors_ = None
+                det.loss_ratio_, det.undertrained_ = float("nan"), False
+            else:
+                det.window_size_ = int(config["window_size"])
+                det.windows_input_ = bool(config["windows_input"])
+                det.calibration_ = str(config["calibration"])
+                det.loss_ratio_ = float(config["loss_ratio"])
+                det.undertrained_ = bool(config["undertrained"])
+                det.calibration_scores_ = np.asarray(arrays["calibration_scores"], dtype=np.float64)
+                det.calibration_errors_ = (np.asarray(arrays["calibration_errors"], dtype=np.float64)
+                                           if "calibration_errors" in arrays else None)
+            if det.windows_input_:
+                det.train_point_scores_ = None
             state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
             if sorted(state) != sorted(config["model_keys"]):
                 raise DataError("the weights stored do not match the config's list")

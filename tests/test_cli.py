@@ -113,7 +113,8 @@ def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
     assert [int(r["row"]) for r in rows] == list(range(300))
     # the same detector through the library, on the values as the file holds them
     values = np.array([float(r["value"]) for r in csv.DictReader(open(src))])
-    det = AnomalyDetector(cell="rnn", window_size=20, epochs=3, seed=3).fit(values[:100])
+    det = AnomalyDetector(cell="rnn", window_size=20, epochs=3, seed=3, min_steps=None,
+                          max_steps=None, patience=None, val_fraction=0.0).fit(values[:100])
     d = det.detect(values)
     np.testing.assert_allclose([float(r["score"]) for r in rows], d.point_scores, rtol=1e-5)
     np.testing.assert_array_equal([r["flag"] == "1" for r in rows], d.point_flags)
