@@ -450,6 +450,9 @@ def run(args) -> int:
         print(f"  rows {a}–{b}  (peak score {d.point_scores[top]:.4g} at row {int(rows[top])})")
     if len(test_segments) > 20:
         print(f"  … and {len(test_segments) - 20} more (see scores.csv)")
+    if point is not None:
+        print(f"against --labels {args.labels} (rows after the training part), beside the PCA "
+              f"baseline ({pca.n_components_} components):")
     print(comparison_table(args.cell.upper(), point, pca_point,
                            int((flags & test).sum()), int((dp.point_flags & test).sum()),
                            len(test_segments), len(_segments(dp.point_flags & test, rows))))
