@@ -173,3 +173,10 @@ def test_pca_detector_reconstructs_as_scikit_learn(data):
     assert d.point_flags[data[2]].mean() >= 0.5
     with pytest.raises(DataError, match="variance"):
         npae.PCADetector(variance=1.5)
+
+
+def test_same_seed_same_result(data):
+    a = AnomalyDetector(window_size=T, **FAST).fit(data[0])
+    b = AnomalyDetector(window_size=T, **FAST).fit(data[0])
+    assert a.history_.train_loss == b.history_.train_loss
+    np.testing.assert_array_equal(a.score_points(data[1]), b.score_points(data[1]))
