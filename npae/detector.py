@@ -510,11 +510,6 @@ class WindowDetector:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call "
                                  f"fit(train_series) first")
 
-    @property
-    def T(self) -> int:
-        """The window length in use: ``window_size_`` once fitted ("auto" resolved)."""
-        return getattr(self, "window_size_", None) or self.window_size
-
     def _scaled(self, data, name="series"):
         x, is_windows = _as_input(data, name)
         if is_windows != self.windows_input_:
