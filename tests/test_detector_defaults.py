@@ -180,3 +180,20 @@ def test_same_seed_same_result(data):
     b = AnomalyDetector(window_size=T, **FAST).fit(data[0])
     assert a.history_.train_loss == b.history_.train_loss
     np.testing.assert_array_equal(a.score_points(data[1]), b.score_points(data[1]))
+
+
+def test_pca_detector_saves_and_loads(data, tmp_path):
+    pca = npae.PCADetector(window_size=T).fit(data[0])
+    pca.save(tmp_path / "p.npz")
+    back = npae.PCADetector.load(tmp_path / "p.npz")
+    assert back.get_params() == pca.get_params() and back.n_components_ == pca.n_components_
+    a, b = pca.detect(data[1]), back.detect(data[1])
+    np.testing.assert_array_equal(a.point_scores, b.point_scores)
+    np.testing.assert_array_equal(a.point_thresholds, b.point_thresholds)
+    np.testing.assert_array_equal(a.window_scores, b.window_scores)
+    AnomalyDetector(window_size=T, **FAST).fit(data[0]).save(tmp_path / "ae.npz")
+    with pytest.raises(DataError, match="not a saved npae PCA detector"):
+        npae.PCADetector.load(tmp_path / "ae.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(DataError, match="damaged"):
+        npae.PCADetector.load(tmp_path / "junk.npz")
