@@ -10,6 +10,7 @@ Note: the attribute ``npae.gradcheck`` is the function, which shadows its module
 from . import data, errors, metrics, plots, report, scoring
 from .autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder, build_autoencoder
 from .dense import BatchNorm1d, DenseAutoencoder, Dropout
+from .baselines import PCADetector
 from .detector import AnomalyDetector, Detection
 from .errors import NpaeError
 from .gradcheck import gradcheck, gradcheck_module
@@ -18,7 +19,7 @@ from .linear import Linear
 from .losses import MSELoss
 from .lstm import LSTM
 from .module import Module, Parameter
-from .optim import SGD, Adam, Optimizer, clip_grad_norm_
+from .optim import SGD, Adam, Optimizer, ReduceLROnPlateau, clip_grad_norm_
 from .recurrent import get_num_threads, set_num_threads
 from .rnn import RNN
 from .trace import Trace
@@ -30,9 +31,9 @@ __all__ = [
     "RNN", "LSTM", "GRU", "Linear", "Dropout", "BatchNorm1d",
     "RNNAutoencoder", "LSTMAutoencoder", "GRUAutoencoder", "DenseAutoencoder", "build_autoencoder",
     "MSELoss",
-    "Adam", "SGD", "Optimizer", "clip_grad_norm_",
+    "Adam", "SGD", "Optimizer", "ReduceLROnPlateau", "clip_grad_norm_",
     "gradcheck", "gradcheck_module", "Module", "Parameter", "NpaeError", "errors",
-    "AnomalyDetector", "Detection", "fit", "History", "Trace",
+    "AnomalyDetector", "PCADetector", "Detection", "fit", "History", "Trace",
     "set_num_threads", "get_num_threads",
     "data", "scoring", "metrics", "plots", "report",
 ]

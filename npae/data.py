@@ -28,6 +28,7 @@ from .module import as_generator
 __all__ = [
     "synthetic_series", "inject_anomalies", "tutorial_data", "ANOMALY_KINDS",
     "sliding_windows", "window_starts", "n_windows",
+    "autocorrelation", "dominant_period", "auto_window_size",
     "StandardScaler", "MinMaxScaler", "NoScaler", "make_scaler", "scaler_from_dict",
     "iterate_batches", "batches",
 ]
@@ -277,6 +278,108 @@ def sliding_windows(series, window_size, stride=1) -> np.ndarray:
     x2d = x.reshape(len(x), -1) if x.ndim == 1 else x       # (N, D), a view
     windows = sliding_window_view(x2d, window_size, axis=0)  # (N - T + 1, D, T)
     return windows.transpose(0, 2, 1)[::stride]              # (n, T, D)
+
+
+# ---------------------------------------------------------------------------------------------
+# The window from the series' period
+# ---------------------------------------------------------------------------------------------
+
+AUTO_WINDOW_RANGE = (8, 300)   # the window "auto" picks stays in this range (TSB-UAD: 3 … 300)
+AUTO_WINDOW_DEFAULT = 50       # when the series shows no period (the tutorial's window)
+PERIOD_MAX_LAG = 400           # longest lag searched, as TSB-UAD's find_length
+PERIOD_MAX_POINTS = 20000      # the autocorrelation reads at most the first 20,000 points
+
+
+def autocorrelation(series, max_lag) -> np.ndarray:
+    """(max_lag + 1,) sample autocorrelation of a series (N,) or (N, D), lags 0 … max_lag.
+
+    Per feature, after removing its least-squares line (so a trend does not swamp the
+    seasonality)::
+
+        (P1) r_d[k] = Σ_{t<N-k} (x_t - x̄)(x_{t+k} - x̄) / Σ_t (x_t - x̄)²     (statsmodels' acf)
+        (P2) r[k]   = mean of r_d[k] over the features that vary
+
+    computed with one FFT.  A constant series (no varying feature) gives r = [1, 0, 0, …].
+    """
+    x = _check_series(series).astype(np.float64)
+    x = x.reshape(len(x), -1)
+    N = len(x)
+    max_lag = _check_int(max_lag, "max_lag", 0)
+    max_lag = min(max_lag, N - 1)
+    t = np.arange(N, dtype=np.float64)
+    if N > 1:
+        A = np.column_stack([np.ones(N), t - t.mean()])
+        coef, *_ = np.linalg.lstsq(A, x, rcond=None)
+        x = x - A @ coef                                 # detrended, mean zero
+    var = np.sum(x * x, axis=0)
+    varies = var > 1e-12 * max(1.0, float(np.max(np.abs(x))) ** 2) * N
+    r = np.zeros(max_lag + 1)
+    r[0] = 1.0
+    if not varies.any():
+        return r
+    xv = x[:, varies]
+    size = 1 << int(np.ceil(np.log2(2 * N - 1)))
+    f = np.fft.rfft(xv, n=size, axis=0)
+    acov = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:max_lag + 1]   # (P1) numerators
+    return (acov / var[varies]).mean(axis=1)                               # (P2)
+
+
+PEAK_PROMINENCE = 0.1   # a period's peak must rise this much above the trough before it
+PEAK_SHARE = 0.8        # ... and reach this share of the highest such peak
+
+
+def dominant_period(series, max_lag=PERIOD_MAX_LAG, min_lag=3):
+    """The dominant period of a series by autocorrelation, or None when it shows none.
+
+    TSB-UAD's ``find_length`` approach (Paparrizos et al., VLDB 2022): the autocorrelation (P1)–
+    (P2) of the first 20,000 points up to ``max_lag`` (at most N // 2) and its local maxima at
+    lags ≥ ``min_lag``, with two changes that make it robust:
+
+    (P3) a peak counts only if it rises ≥ 0.1 above the lowest r at a smaller lag (a real period
+         makes r dip and come back; noise only wiggles a decaying curve, and the highest of those
+         wiggles is what ``find_length`` returned for a slow sine), and clears max(0.1, 3/√N)
+         (white noise stays below that);
+    (P4) of the counted peaks, the first that reaches 0.8 of the highest: r is nearly as high at
+         2P, 3P, … as at the period P itself, and noise decides which of them is highest;
+    (P5) the highest r within ±25 % of that lag (noise puts several wiggles on a broad peak).
+
+    Peaks are looked for in r[k]·N / (N - k): (P1)'s sum over N - k pairs divided by N tapers r
+    linearly and pulls a broad peak to a shorter lag (a sine of period 89 in 600 points peaked
+    at 84).
+
+    None when no peak counts.
+    """
+    x = _check_series(series)
+    x = x[:PERIOD_MAX_POINTS]
+    N = len(x)
+    if N < 2 * min_lag + 2:
+        return None
+    r = autocorrelation(x, min(max_lag, N // 2))
+    r = r * N / (N - np.arange(len(r)))                   # (P3') without the (N - k) / N taper
+    k = np.arange(1, len(r) - 1)
+    trough = np.minimum.accumulate(r)                     # lowest r at lags ≤ k
+    peaks = k[(r[k] > r[k - 1]) & (r[k] >= r[k + 1]) & (k >= min_lag)
+              & (r[k] - trough[k - 1] >= PEAK_PROMINENCE)                   # (P3)
+              & (r[k] > max(0.1, 3.0 / np.sqrt(N)))]
+    if peaks.size == 0:
+        return None
+    first = int(peaks[np.argmax(r[peaks] >= PEAK_SHARE * r[peaks].max())])  # (P4)
+    near = np.arange(max(min_lag, (3 * first) // 4), min(len(r), (5 * first) // 4 + 1))
+    return int(near[np.argmax(r[near])])                                  # (P5)
+
+
+def auto_window_size(series, low=AUTO_WINDOW_RANGE[0], high=AUTO_WINDOW_RANGE[1],
+                     default=AUTO_WINDOW_DEFAULT) -> int:
+    """The window ``window_size="auto"`` picks for a (training) series (N,) or (N, D).
+
+    One period (:func:`dominant_period`), clipped to ``[low, high]`` and to at most N // 2 (so the
+    series holds at least N / 2 windows); ``default`` (50) when there is no period.
+    """
+    x = _check_series(series)
+    period = dominant_period(x)
+    w = default if period is None else period
+    w = int(np.clip(w, low, high))
+    return max(2, min(w, len(x) // 2))
 
 
 # ---------------------------------------------------------------------------------------------

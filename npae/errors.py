@@ -19,6 +19,11 @@ class NonFiniteError(NpaeError, ValueError):
     """An input, a loss or a gradient holds NaN or infinity."""
 
 
+class TrainingDivergedError(NonFiniteError):
+    """Training blew up: the loss became NaN or infinite, or grew far beyond the loss of the
+    untrained model (a learning rate too large for the data)."""
+
+
 class StateDictError(NpaeError, KeyError):
     """``load_state_dict`` was given missing or unexpected keys, wrong shapes or non-numeric data."""
 

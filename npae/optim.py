@@ -35,6 +35,7 @@ arithmetic is not associative and a different order would drift from torch's las
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 
@@ -43,7 +44,7 @@ import numpy as np
 from .errors import NonFiniteError, StateDictError
 from .module import FLOAT_DTYPES, Module, Parameter
 
-__all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_"]
+__all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "ReduceLROnPlateau"]
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -498,3 +499,125 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0, error_if_nonfinite=False) -
     for g in grads:
         g *= clip_coef_clamped
     return float(total_norm)
+
+
+# ---------------------------------------------------------------------- learning-rate schedule
+def _lr_of(optimizer) -> float:
+    """The learning rate of an npae optimiser (``.lr``) or a torch one (its one param group)."""
+    if hasattr(optimizer, "param_groups"):
+        return float(optimizer.param_groups[0]["lr"])
+    return float(optimizer.lr)
+
+
+def _set_lr(optimizer, lr: float) -> None:
+    if hasattr(optimizer, "param_groups"):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    else:
+        optimizer.lr = lr
+
+
+class ReduceLROnPlateau:
+    """``torch.optim.lr_scheduler.ReduceLROnPlateau``: lower the learning rate when a monitored
+    value stops improving.
+
+    Call ``step(value)`` once per epoch with the monitored value (a validation loss).  With
+    ``mode="min"``, ``best`` the best value so far (``inf`` at the start) and τ = ``threshold``::
+
+        (S1) better  ⇔  value < best·(1 - τ)     threshold_mode "rel"   ("max": value > best·(1 + τ))
+                        value < best - τ         threshold_mode "abs"   ("max": value > best + τ)
+        (S2) better:  best ← value, bad ← 0;   else  bad ← bad + 1
+        (S3) in cooldown (counter > 0):  counter ← counter - 1, bad ← 0
+        (S4) bad > patience:  lr_new = max(lr·factor, min_lr);  lr ← lr_new if lr - lr_new > eps;
+                              counter ← cooldown, bad ← 0
+
+    so the rate falls after ``patience + 1`` epochs without a relative improvement of τ, and the
+    update is skipped when it would change the rate by no more than ``eps``.  The arguments,
+    defaults and checks are torch's; ``optimizer`` is an npae optimiser (its ``lr`` attribute is
+    changed) or a torch one (every param group's ``"lr"``).  ``get_last_lr()`` returns
+    ``[lr]``; ``state_dict`` / ``load_state_dict`` save and restore the counters.
+    ``tests/test_optim.py`` runs it beside torch's on the same sequences of values.
+    """
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != 1:
+                raise ValueError(f"expected 1 min_lr, got {len(min_lr)}")
+            min_lr = min_lr[0]
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.threshold, self.threshold_mode = float(threshold), threshold_mode
+        self.cooldown, self.min_lr, self.eps = int(cooldown), float(min_lr), float(eps)
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._last_lr = [_lr_of(optimizer)]
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def is_better(self, a: float, best: float) -> bool:
+        """(S1)."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics) -> None:
+        """One epoch's monitored value: (S2)–(S4)."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):       # (S2)
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:                          # (S3)
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:       # (S4)
+            old = _lr_of(self.optimizer)
+            new = max(old * self.factor, self.min_lr)
+            if old - new > self.eps:
+                _set_lr(self.optimizer, new)
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [_lr_of(self.optimizer)]
+
+    def get_last_lr(self) -> list:
+        return list(self._last_lr)
+
+    _STATE = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr",
+              "eps", "mode_worse", "last_epoch", "best", "cooldown_counter", "num_bad_epochs",
+              "_last_lr")
+
+    def state_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, list) else v)
+                for k, v in ((k, getattr(self, k)) for k in self._STATE)}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        missing = [k for k in self._STATE if k not in state_dict]
+        if missing:
+            raise StateDictError(f"ReduceLROnPlateau.load_state_dict: missing {', '.join(missing)}")
+        for k in self._STATE:
+            setattr(self, k, list(state_dict[k]) if k == "_last_lr" else state_dict[k])
+
+    def __repr__(self):
+        return (f"ReduceLROnPlateau(mode={self.mode!r}, factor={self.factor:g}, "
+                f"patience={self.patience}, threshold={self.threshold:g}, lr={self._last_lr[0]:g})")

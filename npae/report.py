@@ -8,6 +8,7 @@ Everything that comes from data (titles, settings, model and feature names) is H
 The ``run`` dict (keys other than ``series`` and ``models`` may be missing)::
 
     title: str                 command: "demo" | "detect"        settings: JSON-able dict
+    warnings: [str]            shown at the top of the page (e.g. an under-trained model)
     series: (N,) or (N, D)     feature_names: [str] * D          labels: bool (N,) or None
     window_size: int (T)       stride: int
     models: {name: {cell, backend, history: {train_loss, val_loss, seconds},
@@ -437,7 +438,7 @@ th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:to
 thead th{background:#f0f0f0}table.num td{text-align:right}table.num td:first-child{text-align:left}
 figure{margin:1.2em 0 2em}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{margin-top:.3em;max-width:60em}nav ol{columns:2;font-size:.92em}
-.note{color:#555}code{background:#f3f3f3;padding:0 .25em}
+.note{color:#555}.warn{background:#fff4d6;border:1px solid #e0b84d;padding:.5em .8em}code{background:#f3f3f3;padding:0 .25em}
 """
 
 
@@ -464,6 +465,8 @@ def render_html(run, images, *, figures=True) -> str:
              f"<h1>{_e(title)}</h1>",
              f'<p class="note">Written by <code>{_e(("npae " + str(run.get("command", ""))).strip())}</code>: '
              "the run's settings, its metrics, then the figures in reading order, each with what to look for.</p>"]
+    for w in run.get("warnings") or ():
+        parts.append(f'<p class="warn"><b>Warning:</b> {_e(w)}</p>')
 
     # table of contents
     toc = ['<li><a href="#settings">Settings</a></li>', '<li><a href="#metrics">Metrics</a></li>']

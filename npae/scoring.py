@@ -188,7 +188,9 @@ THRESHOLD_METHODS = {
     "mean_std": ("k", 3.0),
     "mad": ("k", 3.0),
     "contamination": ("contamination", 0.1),
+    "pot": ("risk", 1e-4),
 }
+POT_TAIL = 0.9   # the tail the exponential is fitted to: the scores above their 90th percentile
 
 MAD_SCALE = 1.4826  # makes the MAD estimate σ for Gaussian data (1 / Φ⁻¹(3/4))
 
@@ -209,6 +211,13 @@ class Threshold:
     ``"contamination"`` ``contamination``    the (1 - c) quantile, i.e. percentile 100·(1 - c),
                         (0.1)                PyOD's convention: about a fraction c of the
                                              training scores ends up flagged
+    ``"pot"``           ``risk`` (1e-4)      peaks over threshold: u = the 90th percentile,
+                                             β = the mean excess of the scores above u (an
+                                             exponential tail), threshold u + β·ln(0.1 / risk):
+                                             the score a normal point exceeds with probability
+                                             ``risk``, extrapolated beyond the largest
+                                             calibration score (SPOT, Siffer et al., KDD 2017,
+                                             with the GPD's shape fixed at 0)
     ==================  ===================  =================================================
 
     Only the method's own parameter may be given: ``Threshold("mad", k=2.5)``.  Scores may have
@@ -233,6 +242,9 @@ class Threshold:
             raise DataError(f"q is a percentile and must be in [0, 100], got {value}")
         if pname == "k" and value < 0:
             raise DataError(f"k (how many spreads above the centre) must be >= 0, got {value}")
+        if pname == "risk" and not 0.0 < value < 1.0 - POT_TAIL:
+            raise DataError(f"risk is the probability that a normal score exceeds the threshold "
+                            f"and must be in (0, {1.0 - POT_TAIL:g}), got {value}")
         if pname == "contamination" and not 0.0 < value <= 0.5:
             raise DataError(f"contamination is the expected fraction of anomalies and must be in "
                             f"(0, 0.5], got {value}")
@@ -259,6 +271,11 @@ class Threshold:
             median = np.median(s)
             mad = np.median(np.abs(s - median))
             return float(median + self.param * MAD_SCALE * mad)
+        if self.method == "pot":
+            u = float(np.percentile(s, 100.0 * POT_TAIL))
+            excess = s[s > u] - u
+            beta = float(excess.mean()) if excess.size else 0.0
+            return u + beta * float(np.log((1.0 - POT_TAIL) / self.param))
         return float(np.percentile(s, 100.0 * (1.0 - self.param)))  # contamination
 
     def fit(self, scores) -> float:

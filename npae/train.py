@@ -20,6 +20,10 @@ Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
     (F4)                     θ ← optimiser step(θ, ∇)
     (F5)  train_loss = mean_b L_b        (the tutorial's epoch loss: a mean over batches)
     (F6)  val_loss   = MSE over the held-out windows, no update     (when ``val_fraction`` > 0)
+    (F7)  budget: max(epochs, ⌈min_steps / steps per epoch⌉) epochs, at most ``max_steps`` steps
+    (F8)  lr ← ReduceLROnPlateau(lr, monitored loss)                 (when ``lr_patience`` is set)
+    (F9)  stop with TrainingDivergedError when a loss is not finite or train_loss exceeds
+          100 × max(first batch loss, mean x²)
 
 The batch order comes from :func:`npae.data.iterate_batches` with one ``numpy.random.Generator``
 seeded by ``seed``, independent of the backend: two models trained with the same ``seed`` see the
@@ -37,10 +41,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import iterate_batches
-from .errors import DataError, NonFiniteError, ShapeError
+from .errors import DataError, NonFiniteError, ShapeError, TrainingDivergedError
 from .module import Module, as_generator
 
-__all__ = ["History", "fit", "OPTIMIZERS"]
+__all__ = ["History", "fit", "OPTIMIZERS", "STOP_REASONS", "DIVERGE_FACTOR"]
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -49,22 +53,32 @@ OPTIMIZERS = ("adam", "sgd")
 # History
 # ---------------------------------------------------------------------------------------------
 
+STOP_REASONS = ("epochs", "max_steps", "early_stopping", "callback")
+
+
 @dataclass
 class History:
     """What training did, one entry per epoch.
 
     ``train_loss``: (F5) the mean of the batch losses of the epoch;
     ``val_loss``: (F6) the loss on the held-out windows after the epoch (empty without a
-    validation split); ``seconds``: wall time of the epoch.  ``best_epoch`` (0-based) is the epoch
-    whose weights the model holds at the end when early stopping restored them, else the last;
-    ``stopped_early`` says whether ``patience`` ended training before ``epochs``.
+    validation split); ``lr``: the learning rate the epoch trained with (it changes only with
+    ``lr_patience``, (F8)); ``seconds``: wall time of the epoch.  ``steps``: optimiser steps in
+    all.  ``best_epoch`` (0-based) is the epoch whose weights the model holds at the end when
+    early stopping restored them, else the last; ``stopped_early`` says whether ``patience``
+    ended training before its budget; ``stop_reason`` is one of :data:`STOP_REASONS`:
+    ``"epochs"`` (the epoch budget ran out), ``"max_steps"``, ``"early_stopping"``,
+    ``"callback"``.
     """
 
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    steps: int = 0
+    stop_reason: str | None = None
 
     @property
     def epochs(self) -> int:
@@ -76,31 +90,46 @@ class History:
         return self.train_loss[-1] if self.train_loss else math.nan
 
     @property
+    def best_val_loss(self) -> float:
+        """The smallest validation loss (NaN without a validation split)."""
+        return float(min(self.val_loss)) if self.val_loss else math.nan
+
+    @property
     def total_seconds(self) -> float:
         return float(sum(self.seconds))
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict: ``train_loss``, ``val_loss``, ``seconds`` (lists of floats),
-        ``best_epoch``, ``stopped_early``."""
+        """Plain JSON-able dict: ``train_loss``, ``val_loss``, ``seconds``, ``lr`` (lists of
+        floats), ``best_epoch``, ``stopped_early``, ``steps``, ``stop_reason``."""
         return {
             "train_loss": [float(v) for v in self.train_loss],
             "val_loss": [float(v) for v in self.val_loss],
             "seconds": [float(v) for v in self.seconds],
+            "lr": [float(v) for v in self.lr],
             "best_epoch": self.best_epoch,
             "stopped_early": bool(self.stopped_early),
+            "steps": int(self.steps),
+            "stop_reason": self.stop_reason,
         }
 
     @classmethod
     def from_dict(cls, d) -> "History":
+        """The inverse of :meth:`to_dict`; keys missing in older files take their defaults."""
         if not isinstance(d, dict):
             raise DataError(f"History.from_dict needs a dict, got {type(d).__name__}")
         try:
+            reason = d.get("stop_reason")
+            if reason is not None and reason not in STOP_REASONS:
+                raise ValueError(f"unknown stop_reason {reason!r}")
             return cls(
                 train_loss=[float(v) for v in d.get("train_loss", [])],
                 val_loss=[float(v) for v in d.get("val_loss", [])],
                 seconds=[float(v) for v in d.get("seconds", [])],
+                lr=[float(v) for v in d.get("lr", [])],
                 best_epoch=None if d.get("best_epoch") is None else int(d["best_epoch"]),
                 stopped_early=bool(d.get("stopped_early", False)),
+                steps=int(d.get("steps", 0)),
+                stop_reason=reason,
             )
         except (TypeError, ValueError) as e:
             raise DataError(f"History.from_dict: not a training history ({e})") from None
@@ -215,27 +244,51 @@ def _check_windows(windows) -> np.ndarray:
 # The loop
 # ---------------------------------------------------------------------------------------------
 
+DIVERGE_FACTOR = 100.0
+
+
+def _epoch_budget(epochs, min_steps, steps_per_epoch) -> int:
+    """(F7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit."""
+    if min_steps is None:
+        return epochs
+    return max(epochs, -(-min_steps // steps_per_epoch))
+
+
 def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", clip=None,
         val_fraction=0.0, patience=None, seed=None, progress=False, callback=None, *,
-        rng=None, desc=None) -> History:
+        rng=None, desc=None, min_steps=None, max_steps=None, lr_patience=None, lr_factor=0.5,
+        min_lr=0.0) -> History:
     """Train ``model`` to reconstruct ``windows (n, T, D)``; returns a :class:`History`.
 
     ``model``: an npae autoencoder or a torch one (a ``reference`` twin, the tutorial's class);
     it is trained in place, in its own dtype.  ``optimizer``: ``"adam"`` or ``"sgd"`` (plain, no
     momentum) at learning rate ``lr``.  ``clip``: clip the joint gradient norm to this value (F3).
 
-    ``val_fraction``: hold out the *last* fraction of the windows (the latest in time, as Keras'
-    ``validation_split``) and report their loss after each epoch (F6).  ``patience``: stop when
-    the monitored loss (validation if any, else training) has not improved for that many epochs,
-    and put back the weights of the best epoch.
+    ``val_fraction``: hold out the *last* fraction of the windows (the latest in time, not
+    shuffled, as Keras' ``validation_split``) and report their loss after each epoch (F6).
+    ``patience``: stop when the monitored loss (validation if any, else training) has not
+    improved for that many epochs, and put back the weights of the best epoch.
+
+    The budget (F7): ``epochs`` epochs, raised to as many as ``min_steps`` optimiser steps need
+    (an epoch of a small data set is only a few steps; 24 windows at batch 16 are 2 steps), and
+    never more than ``max_steps`` steps (training stops mid-epoch there).  Early stopping cannot
+    end training before ``min_steps`` steps.
+
+    (F8) ``lr_patience``: multiply the learning rate by ``lr_factor`` (down to ``min_lr``) when
+    the monitored loss has not improved for more than ``lr_patience`` epochs:
+    :class:`npae.optim.ReduceLROnPlateau`, torch's semantics, stepped once per epoch.
 
     ``seed`` / ``rng``: the batch order (F1) — the same seed gives the same batches for either
     backend.  ``progress``: a tqdm bar that advances once per epoch with the current losses
     (needs ``tqdm``; the command line turns it on).  ``callback(epoch, history)`` runs after each
     epoch (``epoch`` 0-based); returning ``True`` stops training.
 
-    Raises :class:`~npae.errors.NonFiniteError` as soon as a batch loss is NaN or infinite, saying
-    to lower ``lr`` or set ``clip``.
+    Raises :class:`~npae.errors.TrainingDivergedError` (a :class:`~npae.errors.NonFiniteError`)
+    as soon as a batch loss is NaN or infinite, or an epoch's training loss exceeds
+    ``DIVERGE_FACTOR`` (100) times the loss scale of the start, max(first batch loss, mean x²)
+    (the loss of the untrained model and of the zero predictor: a model 100 times worse than
+    predicting zero has diverged, as Adam at lr 1e3 does, ending at a loss of 1e7), saying to
+    lower ``lr`` or set ``clip``.
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
@@ -252,6 +305,18 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     if patience is not None:
         patience = _positive_int(patience, "patience")
+    if min_steps is not None:
+        min_steps = _positive_int(min_steps, "min_steps")
+    if max_steps is not None:
+        max_steps = _positive_int(max_steps, "max_steps")
+    if min_steps is not None and max_steps is not None and min_steps > max_steps:
+        raise DataError(f"min_steps ({min_steps}) must not exceed max_steps ({max_steps})")
+    if lr_patience is not None:
+        if isinstance(lr_patience, bool) or not isinstance(lr_patience, (int, np.integer)) \
+                or lr_patience < 0:
+            raise DataError(f"lr_patience must be None or an integer >= 0, got {lr_patience!r}")
+        if not isinstance(lr_factor, (int, float)) or not 0 < lr_factor < 1:
+            raise DataError(f"lr_factor must be in (0, 1), got {lr_factor!r}")
     x = _check_windows(windows)
 
     n = x.shape[0]
@@ -263,28 +328,54 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     n_train = n - n_val
     train_idx = np.arange(n_train)
     val_idx = np.arange(n_train, n)
+    steps_per_epoch = -(-n_train // batch_size)
+    n_epochs = _epoch_budget(epochs, min_steps, steps_per_epoch)
+    if max_steps is not None:
+        n_epochs = min(n_epochs, -(-max_steps // steps_per_epoch))
 
     stepper = make_stepper(model, x, optimizer, float(lr), None if clip is None else float(clip))
+    scheduler = None
+    if lr_patience is not None:
+        from .optim import ReduceLROnPlateau
+
+        scheduler = ReduceLROnPlateau(stepper.optimizer, factor=float(lr_factor),
+                                      patience=int(lr_patience), min_lr=float(min_lr))
     rng = as_generator(seed, rng)
     history = History()
-    bar = _progress_bar(epochs, desc) if progress else None
+    bar = _progress_bar(n_epochs, desc) if progress else None
     best, best_state, since_best = math.inf, None, 0
+    scale = None  # (F9) the loss scale of the start
     try:
-        for epoch in range(epochs):
+        for epoch in range(n_epochs):
             start = time.perf_counter()
+            lr_now = _current_lr(stepper, scheduler, lr)
             total, count = 0.0, 0
             for b, idx in enumerate(iterate_batches(n_train, batch_size, rng=rng)):  # (F1)
                 loss = stepper.train_step(train_idx[idx])                            # (F2)–(F4)
                 if not math.isfinite(loss):
-                    raise NonFiniteError(
+                    raise TrainingDivergedError(
                         f"the training loss became {loss} at epoch {epoch + 1}, batch {b + 1} "
-                        f"({stepper.backend} backend, lr={lr}); training diverged: lower the "
-                        f"learning rate (e.g. lr={lr / 10:g}) or clip the gradients (clip=1.0), "
-                        f"and check that the data is scaled"
+                        f"({stepper.backend} backend, lr={lr_now:g}); training diverged: lower "
+                        f"the learning rate (e.g. lr={lr_now / 10:g}) or clip the gradients "
+                        f"(clip=1.0), and check that the data is scaled"
                     )
+                if scale is None:
+                    scale = max(loss, float(np.mean(np.square(x[train_idx], dtype=np.float64))))
                 total += loss
                 count += 1
+                history.steps += 1
+                if max_steps is not None and history.steps >= max_steps:
+                    break
             history.train_loss.append(total / count)                                 # (F5)
+            history.lr.append(lr_now)
+            if history.train_loss[-1] > DIVERGE_FACTOR * scale:                      # (F9)
+                raise TrainingDivergedError(
+                    f"training diverged: the loss of epoch {epoch + 1} is "
+                    f"{history.train_loss[-1]:.4g}, more than {DIVERGE_FACTOR:g} times the "
+                    f"{scale:.4g} of the untrained model ({stepper.backend} backend, "
+                    f"{optimizer}, lr={lr_now:g}); lower the learning rate (e.g. "
+                    f"lr={lr_now / 100:g}) or clip the gradients (clip=1.0)"
+                )
             if n_val:
                 history.val_loss.append(stepper.eval_loss(val_idx))                  # (F6)
             history.seconds.append(time.perf_counter() - start)
@@ -297,6 +388,8 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
                     best_state = stepper.snapshot()
             else:
                 since_best += 1
+            if scheduler is not None:
+                scheduler.step(monitored)                                            # (F8)
             if bar is not None:
                 post = {"loss": f"{history.train_loss[-1]:.4g}"}
                 if n_val:
@@ -304,18 +397,33 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
                 bar.set_postfix(post, refresh=False)
                 bar.update(1)
             if callback is not None and callback(epoch, history) is True:
+                history.stop_reason = "callback"
                 break
-            if patience is not None and since_best >= patience:
-                history.stopped_early = epoch + 1 < epochs
+            if max_steps is not None and history.steps >= max_steps:
+                history.stop_reason = "max_steps"
+                break
+            if patience is not None and since_best >= patience \
+                    and history.steps >= (min_steps or 0):
+                history.stopped_early = epoch + 1 < n_epochs
+                if history.stopped_early:
+                    history.stop_reason = "early_stopping"
                 break
     finally:
         if bar is not None:
             bar.close()
+    if history.stop_reason is None:
+        history.stop_reason = "epochs"
     if patience is not None and best_state is not None and history.best_epoch != history.epochs - 1:
         stepper.restore(best_state)
     elif patience is None:
         history.best_epoch = history.epochs - 1
     return history
+
+
+def _current_lr(stepper, scheduler, lr) -> float:
+    if scheduler is None:
+        return float(lr)
+    return float(scheduler.get_last_lr()[0])
 
 
 def _progress_bar(epochs, desc, stream=None, interval=10.0):

@@ -14,6 +14,7 @@ import pytest
 
 from npae.cli import main
 from npae.data import inject_anomalies, synthetic_series
+from npae.baselines import PCADetector
 from npae.detector import AnomalyDetector
 from npae.errors import MissingDependencyError
 
@@ -47,9 +48,12 @@ def test_demo_writes_the_documented_summary(tmp_path, capsys):
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"settings", "models"}
-    assert set(summary["models"]) == {"rnn", "lstm"}
-    for m in summary["models"].values():
-        _check_m(m, "numpy")
+    assert set(summary["models"]) == {"rnn", "lstm", "pca"}
+    for name in ("rnn", "lstm"):
+        _check_m(summary["models"][name], "numpy")
+    pca = summary["models"]["pca"]
+    assert pca["final_loss"] is None and pca["n_components"] >= 1
+    assert set(pca["point_metric"]) == POINT_KEYS and pca["point_metric"]["events_total"] == 5
     s = summary["settings"]
     assert (s["n_points"], s["n_anomalies"], s["window_size"], s["hidden_size"], s["latent_size"],
             s["batch_size"], s["lr"], s["epochs"], s["seed"]) == (1000, 5, 50, 32, 16, 32, 1e-3, 2, 42)
@@ -58,7 +62,8 @@ def test_demo_writes_the_documented_summary(tmp_path, capsys):
     f1_line = [ln for ln in stdout.splitlines() if ln.strip().startswith("F1-Score")]
     assert len(f1_line) == 2
     tut = f1_line[0].split()[1:]
-    assert tut == [f"{summary['models'][k]['tutorial_metric']['f1']:.4f}" for k in ("rnn", "lstm")]
+    assert tut == [f"{summary['models'][k]['tutorial_metric']['f1']:.4f}"
+                   for k in ("rnn", "lstm", "pca")]
     assert not list(out.glob("*.png"))  # --no-figures
     # stderr is not a terminal here: progress comes as plain lines, one per model at least
     assert "rnn (numpy): epoch 2/2" in err and "lstm (numpy): epoch 2/2" in err and "\r" not in err
@@ -72,7 +77,7 @@ def test_demo_both_backends_report_drift(tmp_path, capsys):
                              "--no-figures", "--dtype", "float64")
     assert code == 0, err
     models = json.loads((out / "summary.json").read_text())["models"]
-    assert set(models) == {"rnn", "lstm", "rnn_torch", "lstm_torch"}
+    assert set(models) == {"rnn", "lstm", "rnn_torch", "lstm_torch", "pca"}
     _check_m(models["lstm_torch"], "torch")
     for cell in ("rnn", "lstm"):
         # float64, identical initial weights and batches: the losses agree to rounding
@@ -102,8 +107,10 @@ def _write_csv(path, n=300, seed=1, nan_at=None, columns=("value",)):
     return np.stack(cols, axis=1), labels
 
 
+# the plain loop (3 epochs, no validation split): fast; the defaults are tested below
 DETECT = ["--window", 20, "--cell", "rnn", "--epochs", 3, "--train-rows", 100, "--seed", 3,
-          "--no-figures"]
+          "--min-steps", 1, "--patience", 0, "--val-fraction", 0, "--no-figures"]
+HEADER = ["row", "score", "flag", "threshold", "pca_score", "pca_flag"]
 
 
 def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
@@ -113,12 +120,17 @@ def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
     code, stdout, err = _run(capsys, "detect", src, "--labels", "label", "--out", out, *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == ["row", "score", "flag", "error_value"]
+    assert list(rows[0]) == HEADER + ["error_value"]
     assert [int(r["row"]) for r in rows] == list(range(300))
     # the same detector through the library, on the values as the file holds them
     values = np.array([float(r["value"]) for r in csv.DictReader(open(src))])
-    det = AnomalyDetector(cell="rnn", window_size=20, epochs=3, seed=3).fit(values[:100])
+    det = AnomalyDetector(cell="rnn", window_size=20, epochs=3, seed=3, min_steps=1,
+                          patience=None, val_fraction=0.0).fit(values[:100])
     d = det.detect(values)
+    pca = PCADetector(window_size=20, val_fraction=0.0).fit(values[:100]).detect(values)
+    np.testing.assert_allclose([float(r["threshold"]) for r in rows], d.point_thresholds, rtol=1e-5)
+    np.testing.assert_allclose([float(r["pca_score"]) for r in rows], pca.point_scores, rtol=1e-5)
+    np.testing.assert_array_equal([r["pca_flag"] == "1" for r in rows], pca.point_flags)
     np.testing.assert_allclose([float(r["score"]) for r in rows], d.point_scores, rtol=1e-5)
     np.testing.assert_array_equal([r["flag"] == "1" for r in rows], d.point_flags)
     summary = json.loads((out / "summary.json").read_text())
@@ -141,12 +153,12 @@ def test_detect_multivariate_and_fill(tmp_path, capsys):
     code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "interpolate", *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == ["row", "score", "flag", "error_a", "error_b", "error_label"]
+    assert list(rows[0]) == HEADER + ["error_a", "error_b", "error_label"]
     code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "drop", "--column", "a,b",
                         *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == ["row", "score", "flag", "error_a", "error_b"]
+    assert list(rows[0]) == HEADER + ["error_a", "error_b"]
     assert len(rows) == 299 and "150" not in [r["row"] for r in rows]
 
 
@@ -253,3 +265,53 @@ def test_detector_torch_backend_without_torch_says_how_to_install(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"pip install torch==2\.13\.0") as info:
         AnomalyDetector(backend="torch", window_size=5, epochs=1).fit(synthetic_series(60, seed=0))
     assert isinstance(info.value, ImportError)
+
+
+def test_detect_defaults_pick_the_window_and_show_pca(tmp_path, capsys):
+    """No --window: the dominant period of the training rows (20 here) is used, printed and
+    recorded; the PCA baseline sits beside the autoencoder in the table and summary.json."""
+    src = tmp_path / "s.csv"
+    _write_csv(src, n=400)
+    out = tmp_path / "auto"
+    code, stdout, err = _run(capsys, "detect", src, "--labels", "label", "--cell", "rnn",
+                             "--train-rows", 200, "--min-steps", 40, "--max-steps", 60,
+                             "--out", out, "--no-figures")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    s = summary["settings"]
+    assert s["window"] == 20 and s["window_rule"].startswith("auto")
+    assert "window 20 (auto" in stdout
+    assert set(summary["models"]) == {"rnn", "pca"}
+    training = summary["models"]["rnn"]["training"]
+    assert 40 <= training["steps"] <= 60 and training["stop_reason"] in ("epochs", "max_steps",
+                                                                         "early_stopping")
+    assert s["calibration"] == training["calibration"]
+    table = stdout[stdout.index("after the training part"):]
+    assert "PCA" in table and "ROC-AUC" in table and "false-alarm events" in table
+    pca_auc = summary["models"]["pca"]["point_metric"]["roc_auc"]
+    assert f"{pca_auc:.3f}" in table
+
+
+def test_detect_warns_when_under_trained(tmp_path, capsys):
+    pytest.importorskip("npae.report")
+    src = tmp_path / "s.csv"
+    _write_csv(src, n=200)
+    out = tmp_path / "under"
+    code, _, err = _run(capsys, "detect", src, "--window", 20, "--cell", "rnn", "--train-rows", 120,
+                        "--min-steps", 1, "--max-steps", 1, "--lr", 1e-6, "--out", out)
+    assert code == 0, err
+    assert "warning" in err and "under-trained" in err and "--min-steps" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"]["rnn"]["training"]["undertrained"] is True
+    assert summary["warnings"] and "under-trained" in summary["warnings"][0]
+    page = (out / "report.html").read_text()
+    assert "under-trained" in page and "Model pca" in page    # the baseline has its section
+
+
+def test_detect_reports_adam_divergence(tmp_path, capsys):
+    src = tmp_path / "s.csv"
+    _write_csv(src, n=200)
+    argv = [a if a != 0 else 0 for a in DETECT]
+    code, _, err = _run(capsys, "detect", src, "--out", tmp_path / "div", "--lr", 1e6, *argv)
+    assert code == 2 and "diverged" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -499,3 +499,58 @@ def test_tutorial_data_is_one_draw_shared_by_demo_and_explain():
     np.testing.assert_array_equal(e_series, series)
     assert e_starts.tolist() == starts.tolist()
     assert tutorial_data(7)[2].tolist() != starts.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# The automatic window: dominant period by autocorrelation
+# ---------------------------------------------------------------------------------------------
+
+from npae.data import auto_window_size, autocorrelation, dominant_period  # noqa: E402
+
+
+def _seasonal(period, n, seed, noise=0.3, trend=0.0, shape="sine"):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi)
+    if shape == "sine":
+        base = np.sin(2 * np.pi * t / period + phase)
+    else:  # a sharp daily-like pulse: one bump per period
+        base = np.exp(-0.5 * (((t + phase * period) % period - period / 2) / (period / 10)) ** 2)
+    return base + trend * t / n + noise * rng.normal(size=n)
+
+
+@given(period=st.integers(6, 300), seed=st.integers(0, 2**31), shape=st.sampled_from(["sine", "pulse"]),
+       trend=st.sampled_from([0.0, 3.0]))
+def test_dominant_period_finds_the_known_period(period, seed, shape, trend):
+    """Series with a known period (sine or one pulse per period, noise, optionally a trend that
+    rises by 3 amplitudes): the period is found within 5 % (a sine's broad peak moves with the
+    noise) or one lag; at least 4 periods of data."""
+    n = max(4 * period, 600)
+    found = dominant_period(_seasonal(period, n, seed, trend=trend, shape=shape))
+    assert found is not None and abs(found - period) <= max(1, round(0.05 * period)), found
+
+
+def test_autocorrelation_matches_the_direct_sum():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)).cumsum(axis=0)
+    r = autocorrelation(x, 30)
+    t = np.arange(200)
+    expected = []
+    for d in range(2):
+        A = np.column_stack([np.ones(200), t - t.mean()])
+        e = x[:, d] - A @ np.linalg.lstsq(A, x[:, d], rcond=None)[0]
+        expected.append([np.sum(e[:200 - k] * e[k:]) / np.sum(e * e) for k in range(31)])
+    np.testing.assert_allclose(r, np.mean(expected, axis=0), rtol=1e-10, atol=1e-12)
+
+
+def test_no_period_falls_back_and_windows_are_clipped():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=3000)
+    assert dominant_period(noise) is None
+    assert auto_window_size(noise) == 50                     # the tutorial's window
+    assert dominant_period(np.ones(500)) is None             # constant: no period
+    assert auto_window_size(_seasonal(4, 1000, 0, noise=0.05)) == 8      # clipped up
+    assert auto_window_size(_seasonal(350, 3000, 0)) in (50, 300)         # beyond 300 lags
+    assert auto_window_size(_seasonal(120, 200, 0, noise=0.05)) <= 100    # at most N // 2
+    two = np.column_stack([_seasonal(36, 2000, 2), _seasonal(36, 2000, 3)])
+    assert dominant_period(two) == 36                        # multivariate: mean over features

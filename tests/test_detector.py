@@ -17,6 +17,10 @@ from npae.errors import DataError, NonFiniteError, NotFittedError, NpaeError, Sh
 from npae.scoring import point_scores, window_errors
 
 T = 16
+# the plain fixed-epoch loop of the tutorial, thresholds from the training stretch: fast, and what
+# the older tests below were written for (the defaults train to convergence, tested further down)
+PLAIN = dict(min_steps=None, max_steps=None, patience=None, lr_patience=None, val_fraction=0.0,
+             clip=None, calibration="train")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def data():
 @pytest.fixture(scope="module")
 def det(data):
     return AnomalyDetector(cell="rnn", window_size=T, hidden_size=12, latent_size=6, epochs=4,
-                           batch_size=16, lr=1e-2, seed=0, dtype="float64").fit(data[0])
+                           batch_size=16, lr=1e-2, seed=0, dtype="float64", **PLAIN).fit(data[0])
 
 
 def _plain(det, series):
@@ -136,10 +140,13 @@ def test_repair_removes_false_alarms_between_close_anomalies():
 
 def test_thresholds_are_fitted_on_training_scores(det, data):
     assert det.threshold_ == np.percentile(det.decision_scores_, 95)
-    assert det.point_threshold_ == det.train_point_scores_.max()
+    # (C1) only the fully covered training points, T - 1 … N - T, set the point threshold
+    assert det.point_threshold_ == det.train_point_scores_[T - 1:300 - T + 1].max()
+    assert det.point_threshold_ < det.train_point_scores_.max()   # the edge point was higher
     assert len(det.decision_scores_) == 300 - T + 1 and len(det.train_point_scores_) == 300
     d = det.detect(data[1])
-    np.testing.assert_array_equal(d.point_flags, d.point_scores > det.point_threshold_)
+    np.testing.assert_array_equal(d.point_thresholds[T - 1:300 - T + 1], det.point_threshold_)
+    np.testing.assert_array_equal(d.point_flags, d.point_scores > d.point_thresholds)
     np.testing.assert_array_equal(det.predict(data[1]), d.point_flags)
     np.testing.assert_array_equal(det.predict_windows(data[1]), d.window_scores > det.threshold_)
     assert not det.predict(data[0]).any()  # "max": no training point is flagged
@@ -147,7 +154,7 @@ def test_thresholds_are_fitted_on_training_scores(det, data):
 
 def test_set_threshold_reapplies_without_retraining(data):
     det = AnomalyDetector(cell="rnn", window_size=T, hidden_size=8, latent_size=4, epochs=1,
-                          seed=0).fit(data[0])
+                          seed=0, **PLAIN).fit(data[0])
     weights = det.model_.state_dict()
     scores = det.decision_scores_.copy()
     det.set_threshold("percentile", q=99)
@@ -155,7 +162,7 @@ def test_set_threshold_reapplies_without_retraining(data):
     det.set_threshold("mad", k=2.5, point_threshold="percentile:90")
     med = np.median(scores)
     assert det.threshold_ == pytest.approx(med + 2.5 * 1.4826 * np.median(np.abs(scores - med)))
-    assert det.point_threshold_ == np.percentile(det.train_point_scores_, 90)
+    assert det.point_threshold_ == np.percentile(det.train_point_scores_[T - 1:300 - T + 1], 90)
     det.set_threshold("contamination", contamination=0.02)
     assert det.threshold_ == np.percentile(scores, 98)
     for k, v in det.model_.state_dict().items():
@@ -251,7 +258,7 @@ def test_load_rejects_corrupt_and_foreign_files(det, tmp_path):
 
 def test_torch_backend_matches_numpy_in_float64(data, tmp_path):
     kw = dict(cell="lstm", window_size=T, hidden_size=6, latent_size=3, epochs=2, batch_size=32,
-              lr=1e-2, seed=4, dtype="float64")
+              lr=1e-2, seed=4, dtype="float64", **PLAIN)
     a = AnomalyDetector(backend="numpy", **kw).fit(data[0])
     b = AnomalyDetector(backend="torch", **kw).fit(data[0])
     np.testing.assert_allclose(a.history_.train_loss, b.history_.train_loss, rtol=1e-9)
@@ -269,7 +276,7 @@ def test_multivariate_feature_errors_point_at_the_feature():
     series = clean.copy()
     series[200:205, 1] += 10.0  # only feature 1
     det = AnomalyDetector(cell="rnn", window_size=T, hidden_size=16, latent_size=8, epochs=5,
-                          lr=1e-2, seed=0).fit(clean)
+                          lr=1e-2, seed=0, **PLAIN).fit(clean)
     d = det.detect(series)
     assert d.feature_errors.shape == (400, 3)
     assert (d.feature_errors[200:205].argmax(axis=1) == 1).all()
@@ -289,7 +296,7 @@ def test_input_errors(det, data):
         det.predict(bad)
     with pytest.raises(ShapeError, match="2 feature"):
         det.predict(np.zeros((100, 2)))
-    for kw in (dict(cell="gru"), dict(window_size=1), dict(backend="jax"), dict(aggregate="median"),
+    for kw in (dict(cell="transformer"), dict(window_size=1), dict(backend="jax"), dict(aggregate="median"),
                dict(threshold="best"), dict(q=150), dict(point_threshold="nope"), dict(repair=-1),
                dict(window_size=5, score_stride=6)):
         with pytest.raises(NpaeError):

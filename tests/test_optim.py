@@ -537,3 +537,78 @@ def test_clip_grad_norm_bad_arguments(kwargs, exc, match):
         clip_grad_norm_([p], **kwargs)
     with pytest.raises(TypeError, match="item 0 is a ndarray"):
         clip_grad_norm_([np.ones(3)], 1.0)
+
+
+# ---------------------------------------------------------------------- ReduceLROnPlateau
+from npae.optim import ReduceLROnPlateau  # noqa: E402
+
+plateau_options = st.fixed_dictionaries({
+    "mode": st.sampled_from(["min", "max"]),
+    "factor": st.sampled_from([0.1, 0.5, 0.9]),
+    "patience": st.integers(0, 4),
+    "threshold": st.sampled_from([0.0, 1e-4, 0.05, 0.5]),
+    "threshold_mode": st.sampled_from(["rel", "abs"]),
+    "cooldown": st.integers(0, 3),
+    "min_lr": st.sampled_from([0.0, 1e-4]),
+    "eps": st.sampled_from([1e-8, 1e-3]),
+})
+
+
+def _plateau_values(seed, n):
+    """A monitored sequence with descents, plateaus, jumps and exact repeats (ties)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([-0.3, -0.01, 0.0, 0.0, 0.02, 0.5], size=n)
+    values = 1.0 + np.cumsum(steps) * rng.uniform(0.1, 1.0)
+    return [float(v) for v in values]
+
+
+def _torch_lrs(options, lr, values):
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **options)
+    out = []
+    for v in values:
+        sched.step(v)
+        out.append((opt.param_groups[0]["lr"], sched.num_bad_epochs, sched.cooldown_counter,
+                    sched.best))
+    return out
+
+
+def _npae_lrs(options, lr, values):
+    opt = SGD([Parameter(np.zeros(1))], lr=lr)
+    sched = ReduceLROnPlateau(opt, **options)
+    out = []
+    for v in values:
+        sched.step(v)
+        out.append((opt.lr, sched.num_bad_epochs, sched.cooldown_counter, sched.best))
+        assert sched.get_last_lr() == [opt.lr]
+    return out
+
+
+@given(options=plateau_options, seed=st.integers(0, 2**32 - 1), lr=st.sampled_from([1e-3, 1.0]))
+def test_reduce_lr_on_plateau_matches_torch(options, seed, lr):
+    """The whole trajectory (lr, bad-epoch count, cooldown counter, best) after each of 60 steps
+    equals torch's, exactly (the same float operations in the same order)."""
+    values = _plateau_values(seed, 60)
+    assert _npae_lrs(options, lr, values) == _torch_lrs(options, lr, values)
+
+
+def test_reduce_lr_on_plateau_lowers_the_rate_after_patience_plus_one_flat_epochs():
+    opt = Adam([Parameter(np.zeros(2))], lr=1e-2)
+    sched = ReduceLROnPlateau(opt, factor=0.5, patience=2)
+    for v in [1.0, 1.0, 1.0]:
+        sched.step(v)
+    assert opt.lr == 1e-2
+    sched.step(1.0)                                   # the 3rd epoch without improvement
+    assert opt.lr == 5e-3 and sched.get_last_lr() == [5e-3]
+    state = sched.state_dict()
+    other = ReduceLROnPlateau(Adam([Parameter(np.zeros(2))], lr=5e-3), factor=0.5, patience=2)
+    other.load_state_dict(state)
+    assert other.state_dict() == state
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"factor": 1.0}, "Factor"), ({"mode": "median"}, "mode"), ({"threshold_mode": "x"}, "threshold")])
+def test_reduce_lr_on_plateau_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ReduceLROnPlateau(SGD([Parameter(np.zeros(1))], lr=0.1), **kwargs)

@@ -240,3 +240,18 @@ def test_threshold_bad_scores_and_order():
         Threshold.from_dict({"method": "nope"})
     with pytest.raises(DataError, match="value must be a finite number or None"):
         Threshold.from_dict({"method": "mad", "value": float("inf")})
+
+
+def test_pot_threshold_extrapolates_an_exponential_tail():
+    """Peaks over threshold on Exp(1) scores: the threshold at risk r is the true quantile
+    -ln(r) (within 5 %), beyond the largest of the 2,000 scores for r = 1e-5."""
+    from npae.scoring import Threshold
+
+    rng = np.random.default_rng(0)
+    big = rng.exponential(size=200_000)
+    for risk in (1e-3, 1e-4):
+        assert Threshold("pot", risk=risk).compute(big) == pytest.approx(-np.log(risk), rel=0.05)
+    small = rng.exponential(size=2000)
+    assert Threshold("pot", risk=1e-5).compute(small) > small.max()
+    with pytest.raises(DataError, match="risk"):
+        Threshold("pot", risk=0.5)

@@ -13,7 +13,7 @@ import torch
 
 import npae
 import reference
-from npae.errors import DataError, NonFiniteError, ShapeError
+from npae.errors import DataError, NonFiniteError, ShapeError, TrainingDivergedError
 from npae.train import History, fit
 
 
@@ -97,7 +97,7 @@ def test_diverging_loss_raises_with_advice(backend):
         fit(model, x, epochs=40, batch_size=8, lr=1e6, optimizer="sgd", seed=0)
     msg = str(e.value)
     assert "learning rate" in msg and "clip" in msg and backend in msg
-    assert "epoch 12," in msg  # the same step on both backends: they train in lockstep
+    assert "epoch 1 " in msg  # the same epoch on both backends: they train in lockstep
 
 
 def test_nan_from_the_data_scale_is_reported_too():
@@ -110,9 +110,9 @@ def test_patience_stops_and_restores_the_best_weights():
     x = _windows(n=40, D=1)
     model = npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0)
     states = []
-    hist = fit(model, x, epochs=30, batch_size=8, lr=0.5, optimizer="sgd", val_fraction=0.25,
+    hist = fit(model, x, epochs=30, batch_size=8, lr=0.2, optimizer="sgd", val_fraction=0.25,
                patience=2, seed=0, callback=lambda epoch, h: states.append(model.state_dict()))
-    assert hist.stopped_early and hist.epochs < 30
+    assert hist.stopped_early and hist.epochs < 30 and hist.stop_reason == "early_stopping"
     best = int(np.argmin(hist.val_loss))
     assert hist.best_epoch == best and best < hist.epochs - 1
     for k, v in model.state_dict().items():
@@ -195,3 +195,65 @@ def test_progress_without_a_terminal_prints_timed_lines_not_carriage_returns():
             return True
 
     assert not isinstance(_progress_bar(3, "x", Tty()), LineProgress)
+
+
+# ---------------------------------------------------------------------------------------------
+# Budgets, the plateau schedule, stop reasons, divergence under Adam
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lr", [1e3, 1e6])
+def test_adam_divergence_to_a_finite_loss_raises(lr):
+    """Adam at lr 1e3 / 1e6 ends with a finite loss of ~1e7 / ~1e12 (no NaN): it must still be
+    reported as divergence, with advice, not returned as a trained model."""
+    x = _windows(n=16, D=1)
+    model = npae.LSTMAutoencoder(1, 8, 4, seed=0)
+    with pytest.raises(TrainingDivergedError, match="diverged.*lower the learning rate"):
+        fit(model, x, epochs=5, batch_size=8, lr=lr, seed=0)
+
+
+def test_min_steps_raises_the_epoch_budget_and_max_steps_caps_it():
+    x = _windows(n=24, D=1)                  # batch 16: 2 steps an epoch
+    h = fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=3, batch_size=16, min_steps=50, seed=0)
+    assert h.steps == 50 and h.epochs == 25 and h.stop_reason == "epochs"
+    assert len(h.lr) == 25 and set(h.lr) == {1e-3}
+    h = fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=100, batch_size=16, max_steps=7, seed=0)
+    assert h.steps == 7 and h.epochs == 4 and h.stop_reason == "max_steps"
+
+
+def test_early_stopping_waits_for_min_steps():
+    x = _windows(n=40, D=1)
+    h = fit(npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0), x, epochs=30, batch_size=8,
+            lr=0.2, optimizer="sgd", val_fraction=0.25, patience=2, min_steps=40, seed=0)
+    assert h.steps >= 40                     # 4 steps an epoch: at least 10 epochs
+    assert h.best_epoch == int(np.argmin(h.val_loss))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_lr_schedule_in_fit_follows_torch_reduce_lr_on_plateau(backend):
+    """The per-epoch learning rates that fit records equal those of torch's scheduler stepped on
+    the same monitored (validation) losses."""
+    x = _windows(n=40, D=1)
+    model = npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0)
+    if backend == "torch":
+        model = reference.to_torch(model)
+    h = fit(model, x, epochs=25, batch_size=8, lr=0.05, val_fraction=0.25, lr_patience=1,
+            lr_factor=0.5, seed=0)
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=0.05)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    expected = []
+    for v in h.val_loss:
+        expected.append(opt.param_groups[0]["lr"])
+        sched.step(v)
+    assert h.lr == expected
+    assert min(h.lr) < 0.05                  # the schedule did lower the rate here
+
+
+def test_history_round_trips_and_reads_old_dicts():
+    x = _windows(n=16, D=1)
+    h = fit(npae.RNNAutoencoder(1, 4, 2, seed=0), x, epochs=2, batch_size=8, seed=0)
+    d = json.loads(json.dumps(h.to_dict()))
+    assert History.from_dict(d) == h
+    old = {"train_loss": [1.0], "val_loss": [], "seconds": [0.1], "best_epoch": 0,
+           "stopped_early": False}       # a version-1 file's history
+    assert History.from_dict(old).stop_reason is None and History.from_dict(old).lr == []

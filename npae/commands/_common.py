@@ -57,6 +57,56 @@ def model_metrics(backend, history, tutorial=None, point=None) -> dict:
     return m
 
 
+def training_record(det) -> dict:
+    """What training did, for summary.json: steps, epochs, stop reason, losses, the ratio."""
+    h = det.history_
+    return {"steps": int(h.steps), "epochs": int(h.epochs), "stop_reason": h.stop_reason,
+            "best_epoch": h.best_epoch, "best_val_loss": h.best_val_loss,
+            "final_lr": h.lr[-1] if h.lr else None, "window_size": int(det.window_size_),
+            "loss_ratio": float(det.loss_ratio_), "undertrained": bool(det.undertrained_),
+            "calibration": det.calibration_}
+
+
+def undertrained_message(det, advice) -> str:
+    """The under-training warning: the measured ratio, the limit, and what to try."""
+    from ..detector import UNDERTRAINED_RATIO
+
+    h = det.history_
+    return (f"the {det.cell.upper()} autoencoder looks under-trained: its best validation loss is "
+            f"{det.loss_ratio_:.2f} of the validation windows' variance (above "
+            f"{UNDERTRAINED_RATIO:g}) after {h.steps} steps (stopped by {h.stop_reason}); its "
+            f"scores are close to those of predicting the mean. Compare with the PCA row, and "
+            f"{advice}")
+
+
+def comparison_table(name, point, pca_point, flagged, pca_flagged, segments, pca_segments) -> str:
+    """The autoencoder beside the PCA baseline, on the rows after the training part."""
+    w = 12
+    lines = [f"{'after the training part':<28}{name:>{w}}{'PCA':>{w}}",
+             f"  {'flagged rows':<26}{flagged:>{w}}{pca_flagged:>{w}}",
+             f"  {'flagged segments':<26}{segments:>{w}}{pca_segments:>{w}}"]
+    if point is not None:
+        for key, label in (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("f1", "point F1")):
+            lines.append(f"  {label:<26}{fmt(point[key], '.3f'):>{w}}{fmt(pca_point[key], '.3f'):>{w}}")
+        ev = lambda p: f"{p['events_found']}/{p['events_total']}"  # noqa: E731
+        lines.append(f"  {'events found':<26}{ev(point):>{w}}{ev(pca_point):>{w}}")
+        lines.append(f"  {'false-alarm events':<26}{point['false_alarm_events']:>{w}}"
+                     f"{pca_point['false_alarm_events']:>{w}}")
+    return "\n".join(lines)
+
+
+def pca_entry(pca, detection, metrics) -> dict:
+    """The PCA baseline's ``run["models"]`` entry (no windows kept: its figures stay few)."""
+    return {
+        "cell": "pca", "backend": "numpy", "history": None,
+        "window_scores": detection.window_scores, "threshold": float(detection.threshold),
+        "window_flags": np.asarray(detection.window_flags, dtype=bool),
+        "point_scores": detection.point_scores,
+        "point_threshold": float(detection.point_threshold),
+        "point_flags": detection.point_flags, "metrics": metrics,
+    }
+
+
 def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=None) -> dict:
     """One ``run["models"][name]`` entry for :func:`npae.report.write_report`."""
     thr = detection.threshold if window_threshold is None else window_threshold

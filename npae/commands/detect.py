@@ -16,17 +16,21 @@ all rows.  Writes to ``--out``:
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..baselines import PCADetector
+from ..data import auto_window_size
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
 from ..errors import DataError, OutputError, import_reference
 from ..io import FILLS, MISSING, TIME_NAMES, atomic_file, read_series  # noqa: F401 (re-exported)
 from ..metrics import evaluate, events, tutorial_metric
-from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
-                      show_progress, write_figures, write_file)
+from ._common import (add_output_options, comparison_table, dump_json, fmt, model_entry,
+                      model_metrics, output_dir, pca_entry, show_progress, training_record,
+                      undertrained_message, write_figures, write_file)
 
 # what detect may write into --out: checked against the input before anything is written
 OUTPUT_NAMES = ("scores.csv", "summary.json", "report.html")
@@ -49,8 +53,10 @@ def add_arguments(parser):
                       help="train on the first N rows")
     part.add_argument("--train-fraction", type=float, metavar="F",
                       help="train on the first fraction F of the rows (default: 0.15)")
-    parser.add_argument("--window", type=int, default=50, metavar="W",
-                        help="window length in rows, about one seasonal period (default: 50)")
+    parser.add_argument("--window", type=_window_arg, default="auto", metavar="W",
+                        help="window length in rows, about one seasonal period, or 'auto' (default): "
+                        "the dominant period of the training rows by autocorrelation, clipped to "
+                        "8-300 rows")
     parser.add_argument("--cell", choices=("lstm", "rnn"), default="lstm",
                         help="recurrent cell (default: lstm)")
     parser.add_argument("--threshold", default="max", metavar="RULE",
@@ -64,7 +70,18 @@ def add_arguments(parser):
     parser.add_argument("--fill", choices=FILLS,
                         help="how to handle empty or NaN cells: forward-fill, linear "
                         "interpolation, or drop those rows (default: refuse)")
-    parser.add_argument("--epochs", type=int, default=50, help="training epochs (default: 50)")
+    parser.add_argument("--epochs", type=int, default=100,
+                        help="epoch budget, raised to --min-steps optimiser steps (default: 100)")
+    parser.add_argument("--min-steps", type=int, default=1000, metavar="N",
+                        help="train for at least N optimiser steps (default: 1000)")
+    parser.add_argument("--max-steps", type=int, default=2000, metavar="N",
+                        help="and at most N (default: 2000)")
+    parser.add_argument("--patience", type=int, default=20, metavar="E",
+                        help="stop after E epochs without a better validation loss and keep the "
+                        "best weights (default: 20; 0 = no early stopping)")
+    parser.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                        help="hold out the latest fraction F of the training windows for early "
+                        "stopping and threshold calibration (default: 0.2)")
     parser.add_argument("--stride", type=int, default=1,
                         help="step between training windows (default: 1)")
     parser.add_argument("--score-stride", type=int, default=1, metavar="S",
@@ -73,9 +90,10 @@ def add_arguments(parser):
     parser.add_argument("--hidden", type=int, default=32, help="hidden size (default: 32)")
     parser.add_argument("--latent", type=int, default=16, help="latent size (default: 16)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    parser.add_argument("--clip", type=float, default=None,
-                        help="clip the gradient norm to this value (default: no clipping)")
+    parser.add_argument("--lr", type=float, default=1e-2,
+                        help="Adam's starting learning rate, halved on a plateau (default: 1e-2)")
+    parser.add_argument("--clip", type=float, default=1.0,
+                        help="clip the gradient norm to this value (default: 1)")
     parser.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
                         help="npae (numpy) or the PyTorch reference (default: numpy)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order "
@@ -104,17 +122,36 @@ def _segments(mask, rows):
     return [[int(rows[s]), int(rows[e - 1])] for s, e in events(mask)]
 
 
+def _window_arg(text):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of rows, got {text!r}") from None
+
+
 def _check_args(args):
-    if args.window < 2:
+    if args.window != "auto" and args.window < 2:
         raise DataError(f"--window must be at least 2 (a window is a run of rows), got {args.window}")
-    if args.score_stride > args.window:
+    if args.window != "auto" and args.score_stride > args.window:
         raise DataError(f"--score-stride ({args.score_stride}) must be at most --window "
                         f"({args.window}), or some rows would be in no scored window")
     if args.train_rows is not None and args.train_rows < 1:
         raise DataError(f"--train-rows must be positive, got {args.train_rows}")
     if args.train_fraction is not None and not 0 < args.train_fraction <= 1:
         raise DataError(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
-    for name in ("epochs", "stride", "score_stride", "hidden", "latent", "batch_size"):
+    if args.patience < 0:
+        raise DataError(f"--patience must be >= 0, got {args.patience}")
+    if not 0 <= args.val_fraction < 1:
+        raise DataError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.min_steps > args.max_steps:
+        raise DataError(f"--min-steps ({args.min_steps}) must not exceed --max-steps "
+                        f"({args.max_steps})")
+    for name in ("epochs", "stride", "score_stride", "hidden", "latent", "batch_size",
+                 "min_steps", "max_steps"):
         if getattr(args, name) < 1:
             raise DataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.clip is not None and not args.clip > 0:
@@ -143,16 +180,26 @@ def _check_outputs(src: Path, out: Path, figures: bool) -> None:
                               f"{path.name}; choose another --out")
 
 
-def _write_scores(path, d, rows, names, protect, chunk=65536):
-    """scores.csv, streamed in chunks of rows (never the whole table as text in memory)."""
+def _write_scores(path, d, dp, rows, names, protect, chunk=65536):
+    """scores.csv, streamed in chunks of rows (never the whole table as text in memory): the
+    autoencoder's score, flag and threshold, the PCA baseline's score and flag, per-feature
+    errors."""
     with atomic_file(path, "w", protect=protect, newline="") as f:
-        f.write("row,score,flag," + ",".join(f"error_{_csv_name(n)}" for n in names) + "\n")
+        f.write("row,score,flag,threshold,pca_score,pca_flag,"
+                + ",".join(f"error_{_csv_name(n)}" for n in names) + "\n")
         for s in range(0, len(rows), chunk):
             part = slice(s, s + chunk)
             f.writelines(
-                f"{r},{p:.6g},{int(g)}," + ",".join(f"{v:.6g}" for v in e) + "\n"
-                for r, p, g, e in zip(rows[part].tolist(), d.point_scores[part].tolist(),
-                                      d.point_flags[part].tolist(), d.feature_errors[part].tolist()))
+                f"{r},{p:.6g},{int(g)},{t:.6g},{q:.6g},{int(h)}," + ",".join(f"{v:.6g}" for v in e)
+                + "\n"
+                for r, p, g, t, q, h, e in zip(
+                    rows[part].tolist(), d.point_scores[part].tolist(), d.point_flags[part].tolist(),
+                    d.point_thresholds[part].tolist(), dp.point_scores[part].tolist(),
+                    dp.point_flags[part].tolist(), d.feature_errors[part].tolist()))
+
+
+UNDERTRAINED_ADVICE = ("train longer (--min-steps / --max-steps), try --lr 3e-3 or a larger "
+                       "--hidden, or check that the training rows are one regime")
 
 
 def run(args) -> int:
@@ -162,16 +209,26 @@ def run(args) -> int:
     _check_outputs(src, Path(args.out), not args.no_figures)
     values, names, labels, rows = load_series(args.file, args.column, args.labels, args.fill)
     N, D = values.shape
-    T = args.window
-    if N < T:
-        raise DataError(f"{args.file} has {N} usable rows, fewer than one window (--window {T}); "
-                        f"use a smaller --window or a longer series")
     if args.train_rows is not None:
         if args.train_rows > N:
             raise DataError(f"--train-rows {args.train_rows} is more than the {N} rows of {args.file}")
         n_train = args.train_rows
     else:
         n_train = int(round(N * (0.15 if args.train_fraction is None else args.train_fraction)))
+    if n_train < 2:
+        raise DataError(f"the training part has {n_train} rows; train on more rows "
+                        f"(--train-rows / --train-fraction)")
+    if args.window == "auto":
+        T = auto_window_size(values[:n_train])
+        window_rule = "auto: the dominant period of the training rows (autocorrelation)"
+        if args.score_stride > T:
+            raise DataError(f"--score-stride ({args.score_stride}) must be at most the window "
+                            f"({T}, chosen by --window auto); lower --score-stride")
+    else:
+        T, window_rule = args.window, "--window"
+    if N < T:
+        raise DataError(f"{args.file} has {N} usable rows, fewer than one window (--window {T}); "
+                        f"use a smaller --window or a longer series")
     if n_train < T:
         raise DataError(f"the training part has {n_train} rows, fewer than one window "
                         f"(--window {T}); train on more rows (--train-rows / --train-fraction) "
@@ -182,15 +239,21 @@ def run(args) -> int:
                           latent_size=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, point_threshold=args.threshold, stride=args.stride,
                           score_stride=args.score_stride, aggregate=args.aggregate,
-                          clip=args.clip,
+                          clip=args.clip, min_steps=args.min_steps, max_steps=args.max_steps,
+                          patience=args.patience or None, val_fraction=args.val_fraction,
                           backend=args.backend, seed=args.seed, progress=show_progress(args))
+    pca = PCADetector(window_size=T, point_threshold=args.threshold, stride=args.stride,
+                      score_stride=args.score_stride, aggregate=args.aggregate,
+                      val_fraction=args.val_fraction)
     print(f"npae detect: {args.file}: {N} rows, {D} value column(s) ({', '.join(names)}); training "
-          f"on rows {int(rows[0])}–{int(rows[n_train - 1])} ({n_train} rows), window {T}, "
-          f"{args.cell}, {args.epochs} epochs")
+          f"on rows {int(rows[0])}–{int(rows[n_train - 1])} ({n_train} rows), window {T} "
+          f"({window_rule}), {args.cell}, {args.min_steps}–{args.max_steps} steps")
     start = time.perf_counter()
     det.fit(values[:n_train])
     d = det.detect(values, keep_windows=not args.no_figures)
     seconds = time.perf_counter() - start
+    pca.fit(values[:n_train])
+    dp = pca.detect(values)
 
     flags = d.point_flags
     test = np.zeros(N, dtype=bool)
@@ -198,7 +261,9 @@ def run(args) -> int:
     segments = _segments(flags, rows)
     test_segments = _segments(flags & test, rows)
     metrics = model_metrics(det.backend, det.history_)
-    point = tut = None
+    pca_metrics = {"backend": "numpy", "train_seconds": float(pca.fit_seconds_),
+                   "n_components": int(pca.n_components_)}
+    point = tut = pca_point = None
     if labels is not None:
         lab_t = labels[n_train:]
         point = evaluate(lab_t, d.point_scores[n_train:], flags[n_train:])
@@ -206,31 +271,55 @@ def run(args) -> int:
             tut = tutorial_metric(d.window_flags[n_train:], lab_t, T, N - n_train)
         metrics = model_metrics(det.backend, det.history_, tut, point)
         metrics["point_metric"]["point_adjusted_f1"] = point["point_adjusted_f1"]
+        pca_point = evaluate(lab_t, dp.point_scores[n_train:], dp.point_flags[n_train:])
+        pca_metrics["point_metric"] = {k: pca_point.get(k) for k in (
+            "precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
+            "false_alarm_events")}
+    training = training_record(det)
+    metrics["training"] = training
+    warnings = []
+    if det.undertrained_:
+        warnings.append(undertrained_message(det, UNDERTRAINED_ADVICE))
 
-    _write_scores(out / "scores.csv", d, rows, names, protect)  # never over the input file
+    _write_scores(out / "scores.csv", d, dp, rows, names, protect)  # never over the input file
 
     settings = {
         "file": str(args.file), "columns": names, "rows": int(N), "train_rows": int(n_train),
-        "train_last_row": int(rows[n_train - 1]), "window": T, "score_stride": args.score_stride, "cell": args.cell,
-        "epochs": args.epochs, "stride": args.stride, "hidden_size": args.hidden,
-        "latent_size": args.latent, "batch_size": args.batch_size, "lr": args.lr,
+        "train_last_row": int(rows[n_train - 1]), "window": T, "window_rule": window_rule,
+        "score_stride": args.score_stride, "cell": args.cell,
+        "epochs": args.epochs, "min_steps": args.min_steps, "max_steps": args.max_steps,
+        "patience": args.patience, "val_fraction": args.val_fraction, "stride": args.stride,
+        "hidden_size": args.hidden, "latent_size": args.latent, "batch_size": args.batch_size,
+        "lr": args.lr, "clip": args.clip, "lr_schedule": "ReduceLROnPlateau(factor 0.5, "
+        "patience 5) on the validation loss",
         "backend": args.backend, "seed": args.seed, "fill": args.fill, "labels": args.labels,
         "point_threshold_rule": threshold_spec(det.point_threshold_obj_),
-        "window_threshold_rule": f"percentile:{det.q:g} of the training windows",
+        "window_threshold_rule": f"percentile:{det.q:g} of the calibration windows",
+        "calibration": det.calibration_,
         "aggregate": det.aggregate, "repair": det.repair,
     }
     summary = {
         "settings": settings,
-        "models": {args.cell: metrics},
+        "models": {args.cell: metrics, "pca": pca_metrics},
         "threshold": float(det.threshold_), "point_threshold": float(det.point_threshold_),
         "seconds": seconds, "flagged_rows": int(flags.sum()),
         "flagged_rows_after_training": int((flags & test).sum()),
         "flagged_segments": segments,
+        "pca": {"threshold": float(pca.threshold_), "point_threshold": float(pca.point_threshold_),
+                "flagged_rows": int(dp.point_flags.sum()),
+                "flagged_rows_after_training": int((dp.point_flags & test).sum()),
+                "flagged_segments": _segments(dp.point_flags, rows)},
+        "warnings": warnings,
     }
     write_file(out / "summary.json", dump_json(summary), protect=protect)
 
-    print(f"trained in {metrics['train_seconds']:.1f} s (final loss {metrics['final_loss']:.5f}); "
-          f"point threshold {det.point_threshold_:.4g} ({settings['point_threshold_rule']})")
+    h = det.history_
+    print(f"trained in {metrics['train_seconds']:.1f} s: {h.steps} steps, {h.epochs} epochs, "
+          f"stopped by {h.stop_reason}, best validation loss {fmt(h.best_val_loss, '.5f')} "
+          f"({det.loss_ratio_:.2f} of the variance); point threshold {det.point_threshold_:.4g} "
+          f"({settings['point_threshold_rule']}, calibrated on {det.calibration_})")
+    for w in warnings:
+        print(f"npae detect: warning: {w}", file=sys.stderr)
     print(f"flagged {int(flags.sum())} of {N} rows, {len(test_segments)} segment(s) after the "
           f"training part" + (":" if test_segments else ""))
     for a, b in test_segments[:20]:
@@ -239,18 +328,20 @@ def run(args) -> int:
     if len(test_segments) > 20:
         print(f"  … and {len(test_segments) - 20} more (see scores.csv)")
     if point is not None:
-        print(f"against --labels {args.labels} (rows after the training part): precision "
-              f"{point['precision']:.3f}, recall {point['recall']:.3f}, F1 {point['f1']:.3f}, "
-              f"ROC-AUC {fmt(point['roc_auc'], '.3f')}, PR-AUC {fmt(point['pr_auc'], '.3f')}, "
-              f"events found {point['events_found']}/{point['events_total']}, false-alarm events "
-              f"{point['false_alarm_events']}")
+        print(f"against --labels {args.labels} (rows after the training part), beside the PCA "
+              f"baseline ({pca.n_components_} components):")
+    print(comparison_table(args.cell.upper(), point, pca_point,
+                           int((flags & test).sum()), int((dp.point_flags & test).sum()),
+                           len(test_segments), len(_segments(dp.point_flags & test, rows))))
 
     if not args.no_figures:
         run_dict = {
             "title": f"npae detect: {src.name}", "command": "detect", "settings": settings,
             "series": values if D > 1 else values[:, 0], "feature_names": names,
             "labels": labels, "window_size": T, "stride": args.score_stride,
-            "models": {args.cell: model_entry(det, d, metrics)},
+            "models": {args.cell: model_entry(det, d, metrics),
+                       "pca": pca_entry(pca, dp, pca_metrics)},
+            "warnings": warnings,
         }
         write_figures(out, run_dict, args, protect=protect)
     print(f"wrote {out / 'scores.csv'} and {out / 'summary.json'}")
