@@ -69,7 +69,6 @@ class PCADetector(WindowDetector):
         self.score_batch_size = score_batch_size
         self.score_stride = score_stride
         self.dtype = dtype
-        self._check_params()
 
     def _check_params(self):
         v = self.variance

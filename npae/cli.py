@@ -1,4 +1,4 @@
-"""The ``npae`` command line: ``npae demo | detect | gradcheck | explain``.
+"""The ``npae`` command line: ``npae demo | detect | score | gradcheck | explain``.
 
 Each subcommand lives in ``npae/commands/<name>.py`` with ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``.  This module only builds the parser and turns a user's mistake into one
@@ -11,7 +11,7 @@ import sys
 
 from .errors import NpaeError
 
-COMMANDS = ("demo", "detect", "gradcheck", "explain")
+COMMANDS = ("demo", "detect", "score", "gradcheck", "explain")
 
 
 class UsageError(NpaeError):

@@ -343,6 +343,21 @@ def _as_series(series, name="series") -> np.ndarray:
     return arr.reshape(len(arr), -1)
 
 
+def _like(data, values, *, step=None, columns=None):
+    """``values`` as a pandas Series / DataFrame on ``data``'s index when ``data`` is a pandas
+    object (``step``: one value per window, labelled by its first point), else unchanged."""
+    index = getattr(data, "index", None)
+    if index is None or not hasattr(data, "to_numpy") or np.ndim(data) == 3:
+        return values
+    import pandas as pd  # only when pandas data came in
+
+    if step is not None:
+        index = index[::step][:len(values)]
+    if values.ndim == 1:
+        return pd.Series(values, index=index, name=getattr(data, "name", None))
+    return pd.DataFrame(values, index=index, columns=None if columns is None else list(columns))
+
+
 def _as_input(data, name):
     """``(array, is_windows)``: a series as (N, D), or a 3-D array (n, T, D) of ready-made windows."""
     arr = _as_array(data, name)
@@ -536,30 +551,48 @@ class WindowDetector:
     _PARAMS: tuple = ()
 
     # ------------------------------------------------------------------ parameters
-    def get_params(self) -> dict:
-        """The constructor arguments (JSON-able), as scikit-learn / PyOD estimators give them."""
+    # scikit-learn's estimator conventions: ``__init__`` stores its arguments unchanged (so
+    # ``sklearn.base.clone`` works), ``fit`` validates them; a *fitted* detector validates in
+    # ``set_params`` too, so it never holds a value its thresholds and saved file cannot use.
+    def get_params(self, deep=True) -> dict:
+        """The constructor arguments, as scikit-learn / PyOD estimators give them (``deep`` is
+        accepted for scikit-learn: a detector holds no nested estimator)."""
         return {p: getattr(self, p) for p in self._PARAMS}
 
     def set_params(self, **params):
+        """Set constructor arguments; returns self.  On a fitted detector every value is
+        validated first and nothing is assigned on an error."""
         unknown = set(params) - set(self._PARAMS)
         if unknown:
             raise DataError(f"unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMS)}")
         old = {name: getattr(self, name) for name in params}
         for name, value in params.items():
             setattr(self, name, value)
+        if getattr(self, "model_", None) is None:
+            return self
         try:
             self._check_params()
-        except BaseException:  # an invalid value is never left in the detector
+        except BaseException:  # an invalid value is never left in a fitted detector
             for name, value in old.items():
                 setattr(self, name, value)
             raise
         return self
 
+    def _json_params(self) -> dict:
+        """:meth:`get_params` as JSON values (a dtype by name, NumPy numbers as Python's)."""
+        out = {}
+        for k, v in self.get_params().items():
+            if k == "dtype":
+                v = str(np.dtype(v))
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out
+
     def _pos_int(self, name, low=1):
         v = getattr(self, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
             raise DataError(f"{name} must be an integer >= {low}, got {v!r}")
-        setattr(self, name, int(v))
 
     def _check_common_params(self):
         if self.aggregate not in AGGREGATES:
@@ -588,7 +621,6 @@ class WindowDetector:
             dtype = None
         if dtype not in ("float32", "float64"):
             raise DataError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        self.dtype = dtype  # a plain string: the config is saved as JSON
         self._window_threshold()  # validates threshold / q / k / contamination
         parse_threshold(self.point_threshold)
         make_scaler(self.scaler)
@@ -631,6 +663,8 @@ class WindowDetector:
         ``y`` is ignored (unsupervised; accepted for scikit-learn compatibility).
         """
         self._check_params()
+        if hasattr(data, "columns"):        # a pandas DataFrame: its column names
+            self.feature_names_in_ = [str(c) for c in data.columns]
         x, is_windows = _as_input(data, "training data")
         self.windows_input_ = is_windows
         self.n_features_in_ = x.shape[-1]
@@ -811,7 +845,11 @@ class WindowDetector:
             windows=keep.get("windows"), reconstructions=keep.get("reconstructions"),
             step_errors=keep.get("step_errors"))
 
-    def decision_function(self, data) -> np.ndarray:
+    # pandas in, pandas out: a Series or DataFrame passed to the methods below gives a Series
+    # (or DataFrame) back on the same index (points) or on the index of each window's first
+    # point (windows); pandas is never imported unless it was passed in.
+
+    def decision_function(self, data):
         """Window scores (D4), higher = worse: (n,) for a series (window i = points i·s …
         i·s + T - 1, s = ``score_stride``, n = (N - T) // s + 1), or one score per series for
         ready-made windows (n, T, D)."""
@@ -819,24 +857,26 @@ class WindowDetector:
         if self.windows_input_:
             return self.detect(data).window_scores
         xs = self._scaled(data)
-        return score_series(self._recon_fn(), xs, self.window_size_, stride=self.score_stride,
-                            how=self.aggregate,
-                            batch_size=self.score_batch_size, dtype=self.dtype)[0]
+        scores = score_series(self._recon_fn(), xs, self.window_size_, stride=self.score_stride,
+                              how=self.aggregate, batch_size=self.score_batch_size,
+                              dtype=self.dtype)[0]
+        return _like(data, scores, step=self.score_stride)
 
-    def score_points(self, data) -> np.ndarray:
+    def score_points(self, data):
         """(N,) point scores (D5) after the repair passes (R1)–(R3)."""
-        return self.detect(data).point_scores
+        return _like(data, self.detect(data).point_scores)
 
-    def feature_errors(self, data) -> np.ndarray:
+    def feature_errors(self, data):
         """(N, D) per-point, per-feature errors: which feature makes a point anomalous."""
-        return self.detect(data).feature_errors
+        return _like(data, self.detect(data).feature_errors,
+                     columns=getattr(data, "columns", getattr(self, "feature_names_in_", None)))
 
-    def predict(self, data) -> np.ndarray:
+    def predict(self, data):
         """(N,) bool, True for anomalous points (each above its threshold, (C2)); for ready-made
         windows (n, T, D), (n,) True for anomalous series."""
-        return self.detect(data).point_flags
+        return _like(data, self.detect(data).point_flags)
 
-    def predict_windows(self, data) -> np.ndarray:
+    def predict_windows(self, data):
         """(n,) bool, True for windows scoring above ``threshold_`` (the tutorial's flags)."""
         return self.decision_function(data) > self.threshold_
 
@@ -874,14 +914,15 @@ class WindowDetector:
         model = self._model_arrays()
         config = {
             "format": self.FORMAT, "format_version": self.FORMAT_VERSION,
-            "npae_version": __version__, "params": self.get_params(),
+            "npae_version": __version__, "params": self._json_params(),
             "n_features_in": int(self.n_features_in_), "scaler": self.scaler_.to_dict(),
             "threshold": self.threshold_obj_.to_dict(),
             "point_threshold": self.point_threshold_obj_.to_dict(),
             "model_keys": list(model),
             "window_size": int(self.window_size_), "windows_input": bool(self.windows_input_),
             "calibration": self.calibration_, "loss_ratio": float(self.loss_ratio_),
-            "undertrained": bool(self.undertrained_), **self._extra_config(),
+            "undertrained": bool(self.undertrained_),
+            "feature_names_in": getattr(self, "feature_names_in_", None), **self._extra_config(),
         }
         arrays = {f"model/{k}": v for k, v in model.items()}
         arrays["decision_scores"] = np.asarray(self.decision_scores_, dtype=np.float64)
@@ -952,12 +993,19 @@ class WindowDetector:
             raise DataError(f"{what} or is damaged (its config's params are not "
                             f"{cls.__name__}'s: {sorted(set(params) - set(cls._PARAMS))})"
                             if isinstance(params, dict) else f"{what}: params is not a dict")
-        det = cls(**params)  # validates every parameter (DataError)
+        det = cls(**params)
+        det._check_params()  # every parameter validated (DataError)
         D = config["n_features_in"]
         if isinstance(D, bool) or not isinstance(D, int) or D < 1:
             raise DataError(f"{what} or is damaged (n_features_in must be a positive integer, "
                             f"got {D!r:.40})")
         det.n_features_in_ = D
+        names = config.get("feature_names_in")
+        if names is not None:
+            if not (isinstance(names, list) and len(names) == D
+                    and all(isinstance(n, str) for n in names)):
+                raise DataError(f"{what} or is damaged (feature_names_in is not {D} names)")
+            det.feature_names_in_ = names
         legacy = version in cls._LEGACY_VERSIONS
         if legacy:   # before auto windows and calibration: the training scores
             det.window_size_ = params["window_size"]
@@ -1095,7 +1143,6 @@ class AnomalyDetector(WindowDetector):
         self.calibration = calibration
         self.num_layers = num_layers
         self.dropout = dropout
-        self._check_params()
 
     # ------------------------------------------------------------------ parameters
     _PARAMS = ("cell", "window_size", "hidden_size", "latent_size", "epochs", "batch_size", "lr",

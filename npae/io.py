@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import DataError, OutputError
 
-__all__ = ["read_series", "CSVSeries", "atomic_file", "atomic_write", "check_output_path",
+__all__ = ["read_series", "CSVSeries", "timestamp_column", "iter_column", "atomic_file", "atomic_write", "check_output_path",
            "make_output_dir", "MISSING", "FILLS", "TIME_NAMES", "MAX_LINE_CHARS", "MAX_COLUMNS"]
 
 MISSING = {"", "nan", "na", "n/a", "null", "none", "-"}
@@ -252,9 +252,17 @@ def read_series(path, columns=None, labels=None, fill=None) -> CSVSeries:
     ``"drop"``.  Every problem with the file is a :class:`~npae.errors.DataError` naming the row
     and line (messages name ``npae detect``'s options, ``--column`` / ``--fill`` / ``--labels``).
     """
-    p = Path(path)
     if fill is not None and fill not in FILLS:
         raise DataError(f"fill must be one of {FILLS} or None, got {fill!r}")
+    with _csv_reader(path) as reader:
+        return _read_rows(path, reader, columns, labels, fill)
+
+
+@contextlib.contextmanager
+def _csv_reader(path):
+    """A ``csv.reader`` over ``path`` (dialect sniffed, over-long lines refused), every problem
+    reading it a :class:`DataError`."""
+    p = Path(path)
     if not p.exists():
         raise DataError(f"no such file: {path}")
     if p.is_dir():
@@ -267,14 +275,52 @@ def read_series(path, columns=None, labels=None, fill=None) -> CSVSeries:
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            reader = csv.reader(_lines(f, path), dialect)
-            return _read_rows(path, reader, columns, labels, fill)
+            yield csv.reader(_lines(f, path), dialect)
     except UnicodeDecodeError:
         raise DataError(f"{path} is not a UTF-8 text file; pass a CSV file") from None
     except csv.Error as e:
         raise DataError(f"{path} is not a readable CSV file ({e})") from None
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _header(reader):
+    """The first non-blank row, stripped (None for an empty file)."""
+    for r in reader:
+        if any(c.strip() for c in r):
+            return [h.strip() for h in r]
+    return None
+
+
+# the columns taken as the timestamp, in order of preference (numeric "index" / "row" / "t"
+# columns are row counters, not times)
+TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time")
+
+
+def timestamp_column(path):
+    """The name of ``path``'s timestamp column — the first header cell named (any case) one of
+    :data:`TIMESTAMP_NAMES` — or None.  Reads the header only."""
+    with _csv_reader(path) as reader:
+        header = _header(reader) or []
+    lower = [h.lower() for h in header]
+    for want in TIMESTAMP_NAMES:
+        if want in lower:
+            return header[lower.index(want)]
+    return None
+
+
+def iter_column(path, name):
+    """The cells of column ``name``, stripped, one per data row in :func:`read_series`' row
+    numbering (blank lines skipped), streamed: nothing of the file is kept in memory."""
+    with _csv_reader(path) as reader:
+        header = _header(reader)
+        if header is None or name not in header:
+            raise DataError(f"{path}: no column {name!r}")
+        j, n = header.index(name), len(header)
+        for r in reader:
+            if len(r) != n or not any(c.strip() for c in r):
+                continue  # blank lines (read_series refuses any other short row)
+            yield r[j].strip()
 
 
 def _wanted(path, header, columns, labels):
@@ -306,11 +352,7 @@ def _text_error(path, col):
 
 
 def _read_rows(path, reader, columns, labels, fill):
-    header = None
-    for r in reader:
-        if any(c.strip() for c in r):
-            header = [h.strip() for h in r]
-            break
+    header = _header(reader)
     if header is None:
         raise DataError(f"{path} is empty; it needs a header row and data rows")
     if len(header) > MAX_COLUMNS:

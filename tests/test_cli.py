@@ -120,7 +120,7 @@ def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
     code, stdout, err = _run(capsys, "detect", src, "--labels", "label", "--out", out, *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == HEADER + ["error_value"]
+    assert list(rows[0]) == ["row", "timestamp"] + HEADER[1:] + ["error_value"]
     assert [int(r["row"]) for r in rows] == list(range(300))
     # the same detector through the library, on the values as the file holds them
     values = np.array([float(r["value"]) for r in csv.DictReader(open(src))])
@@ -153,13 +153,15 @@ def test_detect_multivariate_and_fill(tmp_path, capsys):
     code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "interpolate", *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == HEADER + ["error_a", "error_b", "error_label"]
+    assert list(rows[0]) == ["row", "timestamp"] + HEADER[1:] + ["error_a", "error_b", "error_label"]
     code, _, err = _run(capsys, "detect", src, "--out", out, "--fill", "drop", "--column", "a,b",
                         *DETECT)
     assert code == 0, err
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert list(rows[0]) == HEADER + ["error_a", "error_b"]
+    assert list(rows[0]) == ["row", "timestamp"] + HEADER[1:] + ["error_a", "error_b"]
     assert len(rows) == 299 and "150" not in [r["row"] for r in rows]
+    stamps = [r["timestamp"] for r in csv.DictReader(open(src))]
+    assert [r["timestamp"] for r in rows] == [stamps[int(r["row"])] for r in rows]  # row 150 skipped
 
 
 def test_detect_writes_figures_and_report(tmp_path, capsys):
@@ -214,7 +216,7 @@ def _bad_files(tmp_path):
     ("unknown labels", ["detect", "{good}", "--labels", "zzz"], "no column 'zzz' for --labels"),
     ("labels not 0/1", ["detect", "{good}", "--labels", "value"], "must hold 0 or 1"),
     ("bad threshold", ["detect", "{good}", "--threshold", "best"], "unknown threshold"),
-    ("bad cell", ["detect", "{good}", "--cell", "gru"], "invalid choice"),
+    ("bad cell", ["detect", "{good}", "--cell", "transformer"], "invalid choice"),
     ("a folder", ["detect", "{tmp}"], "is a folder"),
     ("demo epochs", ["demo", "--epochs", "0"], "--epochs must be at least 1"),
     ("demo backend", ["demo", "--backend", "jax"], "invalid choice"),
@@ -315,3 +317,125 @@ def test_detect_reports_adam_divergence(tmp_path, capsys):
     code, _, err = _run(capsys, "detect", src, "--out", tmp_path / "div", "--lr", 1e6, *argv)
     assert code == 2 and "diverged" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ issue 13: day-to-day use
+def _timestamped_csv(path, n=300):
+    """A series with real timestamps (5-minute steps) and a 0/1 label column."""
+    _, labels = _write_csv(path, n=n)
+    rows = list(csv.reader(open(path)))
+    start = np.datetime64("2024-01-01T00:00")
+    for i, r in enumerate(rows[1:]):
+        r[0] = str(start + np.timedelta64(5 * i, "m")).replace("T", " ")
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return labels
+
+
+def test_save_model_then_score_gives_detects_scores_exactly(tmp_path, capsys):
+    src = tmp_path / "series.csv"
+    _timestamped_csv(src)
+    model = tmp_path / "det.npz"
+    code, _, err = _run(capsys, "detect", src, "--out", tmp_path / "d", "--save-model", model,
+                        "--labels", "label", "--no-figures", *DETECT)
+    assert code == 0, err
+    assert model.exists() and (tmp_path / "det.pca.npz").exists()
+    code, stdout, err = _run(capsys, "score", "--model", model, src, "--out", tmp_path / "s",
+                             "--no-figures", "--labels", "label")
+    assert code == 0, err
+    a = list(csv.DictReader(open(tmp_path / "d" / "scores.csv")))
+    b = list(csv.DictReader(open(tmp_path / "s" / "scores.csv")))
+    assert a == b                                   # every column, every row, to the digit
+    assert "npae score" in stdout
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert set(summary["models"]) == {"rnn", "pca"} and summary["settings"]["model"] == str(model)
+    # a file with other columns is refused with advice, in one line
+    other = tmp_path / "other.csv"
+    other.write_text("timestamp,a,b\n" + "".join(f"{i},{i % 7},{i % 5}\n" for i in range(400)))
+    code, _, err = _run(capsys, "score", "--model", model, other, "--out", tmp_path / "o")
+    assert code == 2 and "no column 'value'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "score", "--model", tmp_path / "missing.npz", src)
+    assert code == 2 and "no such detector file" in err
+
+
+def test_timestamps_are_carried_into_scores_and_events(tmp_path, capsys):
+    src = tmp_path / "series.csv"
+    _timestamped_csv(src)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "detect", src, "--out", out, "--labels", "label",
+                             "--no-figures", *DETECT)
+    assert code == 0, err
+    stamps = [r["timestamp"] for r in csv.DictReader(open(src))]
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert [r["timestamp"] for r in rows] == stamps   # the input's own text, row by row
+    summary = json.loads((out / "summary.json").read_text())
+    flags = np.array([r["flag"] == "1" for r in rows])
+    assert summary["events"], "the spikes should be flagged"
+    for ev in summary["events"]:
+        assert ev["start"] == stamps[ev["first_row"]] and ev["end"] == stamps[ev["last_row"]]
+        assert ev["peak_time"] == stamps[ev["peak_row"]]
+        assert flags[ev["first_row"]] and flags[ev["last_row"]]
+        scores = [float(r["score"]) for r in rows[ev["first_row"]:ev["last_row"] + 1]]
+        assert ev["peak_score"] == pytest.approx(max(scores), rel=1e-5)
+    for ev in [e for e in summary["events"] if e["first_row"] >= 100][:20]:  # printed: after training
+        assert f"{ev['start']} – {ev['end']}" in stdout
+
+
+def test_merge_gap_joins_flagged_runs_into_events(tmp_path, capsys):
+    from npae.metrics import events as runs
+
+    src = tmp_path / "series.csv"
+    _timestamped_csv(src)
+    by_gap = {}
+    for gap in ("0", "50"):
+        out = tmp_path / f"g{gap}"
+        code, stdout, err = _run(capsys, "detect", src, "--out", out, "--no-figures",
+                                 "--labels", "label", "--merge-gap", gap, *DETECT)
+        assert code == 0, err
+        summary = json.loads((out / "summary.json").read_text())
+        flags = np.array([r["flag"] == "1" for r in csv.DictReader(open(out / "scores.csv"))])
+        assert [[e["first_row"], e["last_row"] + 1] for e in summary["events"]] == \
+            [list(r) for r in runs(flags, gap=int(gap))]
+        assert summary["settings"]["merge_gap"] == int(gap)
+        by_gap[gap] = len(summary["events"])
+    assert by_gap["50"] <= by_gap["0"]
+    code, _, err = _run(capsys, "detect", src, "--merge-gap", "-1", "--out", tmp_path / "x")
+    assert code == 2 and "--merge-gap" in err
+
+
+def test_one_vocabulary_of_options_and_one_default_seed():
+    from npae.cli import build_parser
+
+    parser = build_parser()
+    detect = parser.parse_args(["detect", "x.csv"])
+    demo = parser.parse_args(["demo"])
+    explain = parser.parse_args(["explain"])
+    assert detect.seed == demo.seed == explain.seed == 42
+    for name in ("dtype", "val_fraction", "patience", "scaler", "num_layers", "dropout", "hidden",
+                 "latent"):
+        assert hasattr(detect, name), name
+    assert (detect.hidden, detect.latent) == (explain.hidden, explain.latent) == (32, 16)
+    assert explain.window == 50 and detect.window == "auto"   # --window is a length everywhere
+    old = parser.parse_args(["explain", "--window-size", "30", "--hidden-size", "8",
+                             "--latent-size", "4"])          # the old spellings, hidden aliases
+    assert (old.window, old.hidden, old.latent) == (30, 8, 4)
+    assert parser.parse_args(["explain", "--index", "7"]).index == 7
+    with pytest.raises(Exception):
+        parser.parse_args(["detect", "x.csv", "--dtype", "float16"])
+
+
+def test_thresholds_are_named_for_what_they_flag(tmp_path, capsys):
+    src = tmp_path / "series.csv"
+    _write_csv(src)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "detect", src, "--labels", "label", "--out", out,
+                             "--no-figures", *DETECT)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert "threshold" not in summary and {"point_threshold", "window_threshold"} <= set(summary)
+    assert set(summary["thresholds"]) == {"point_threshold", "window_threshold"}
+    m = summary["models"]["rnn"]
+    assert "window_metric" in m and "tutorial_metric" not in m     # a user's CSV is no tutorial
+    assert "point flags (scores.csv's flag column)" in stdout and "window threshold" in stdout
+    flags = np.array([r["flag"] == "1" for r in csv.DictReader(open(out / "scores.csv"))])
+    assert int(flags.sum()) == summary["flagged_rows"]

@@ -494,7 +494,7 @@ def test_tutorial_data_is_one_draw_shared_by_demo_and_explain():
     np.testing.assert_array_equal(labels, want_labels)
     # explain's window comes from the same series as the demo's
     class Args:
-        seed, window_size = 42, 50
+        seed, window = 42, 50
     e_series, e_starts, _, _ = explain._data(Args)
     np.testing.assert_array_equal(e_series, series)
     assert e_starts.tolist() == starts.tolist()

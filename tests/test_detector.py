@@ -299,5 +299,5 @@ def test_input_errors(det, data):
     for kw in (dict(cell="transformer"), dict(window_size=1), dict(backend="jax"), dict(aggregate="median"),
                dict(threshold="best"), dict(q=150), dict(point_threshold="nope"), dict(repair=-1),
                dict(window_size=5, score_stride=6)):
-        with pytest.raises(NpaeError):
-            AnomalyDetector(**kw)
+        with pytest.raises(NpaeError):           # validated in fit, scikit-learn's convention
+            AnomalyDetector(**kw).fit(data[0])

@@ -171,8 +171,8 @@ def test_pca_detector_reconstructs_as_scikit_learn(data):
     d = pca.detect(data[1])
     np.testing.assert_array_equal(d.point_flags, d.point_scores > d.point_thresholds)
     assert d.point_flags[data[2]].mean() >= 0.5
-    with pytest.raises(DataError, match="variance"):
-        npae.PCADetector(variance=1.5)
+    with pytest.raises(DataError, match="variance"):   # validated in fit
+        npae.PCADetector(variance=1.5).fit(data[0])
 
 
 def test_same_seed_same_result(data):

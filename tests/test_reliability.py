@@ -65,7 +65,7 @@ def test_1_a_symlink_at_a_temporary_name_cannot_redirect_scores(tmp_path, capsys
     code, _, err = _run(capsys, "detect", src, "--out", out, "--no-figures", *SMALL)
     assert code == 0, err
     assert src.read_bytes() == before
-    assert (out / "scores.csv").read_text().startswith("row,score,flag,")
+    assert (out / "scores.csv").read_text().startswith("row,timestamp,score,flag,")
 
 
 def test_1_a_symlink_at_a_temporary_name_cannot_redirect_save(tmp_path):
@@ -459,8 +459,8 @@ def test_10_load_state_dict_refuses_non_finite_and_float32_overflow(value):
     (lambda: npae.LSTM(2, -1), DataError),
     (lambda: npae.RNN(2, 4, nonlinearity="sigmoid"), DataError),
     (lambda: npae.Linear(2, 0), DataError),
-    (lambda: AnomalyDetector(seed=-1), DataError),
-    (lambda: AnomalyDetector(seed="x"), DataError),
+    (lambda: AnomalyDetector(seed=-1).fit(np.zeros(300)), DataError),   # validated in fit
+    (lambda: AnomalyDetector(seed="x").fit(np.zeros(300)), DataError),
 ])
 def test_11_constructor_misuse_is_a_specific_npae_error(make, exc):
     with pytest.raises(exc) as info:

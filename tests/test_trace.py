@@ -157,7 +157,7 @@ def test_explain_prints_the_path_and_true_numbers(cell, capsys):
     from npae.commands.explain import _data
 
     class A:
-        seed, window_size = 5, 20
+        seed, window = 5, 20
 
     _, starts, _, windows = _data(A)
     index = max(0, starts[0] - 10)
@@ -176,8 +176,9 @@ def test_explain_prints_the_path_and_true_numbers(cell, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--window-size", "1"], "--window-size must be at least 2"),
-    (["--window", "5000"], "--window must be in [0, 950]"),
+    (["--window", "1"], "--window must be at least 2"),
+    (["--window-size", "1"], "--window must be at least 2"),     # the old spelling, an alias
+    (["--index", "5000"], "--index must be in [0, 950]"),
     (["--epochs", "-1"], "--epochs must be >= 0"),
 ])
 def test_explain_bad_arguments(capsys, argv, message):

@@ -88,7 +88,7 @@ def test_explain_new_models_print_true_numbers(argv, capsys):
     from npae.commands.explain import DENSE_BATCH, _data
 
     class A:
-        seed, window_size = 5, 12
+        seed, window = 5, 12
 
     _, starts, _, windows = _data(A)
     index = max(0, starts[0] - 6)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..io import atomic_write, make_output_dir
 
 
@@ -44,12 +45,15 @@ def dump_json(obj) -> str:
     return json.dumps(_jsonable(obj), indent=2) + "\n"
 
 
-def model_metrics(backend, history, tutorial=None, point=None) -> dict:
-    """The summary.json ``M`` dict of one model (keys as documented in issue 3)."""
+def model_metrics(backend, history, tutorial=None, point=None, *, window_key="tutorial_metric") -> dict:
+    """The summary.json ``M`` dict of one model: ``point_metric`` (the row flags against the
+    labels) and, under ``window_key``, the tutorial's window metric (flagged windows mark all
+    their points): ``tutorial_metric`` in ``npae demo`` (the tutorial's experiment),
+    ``window_metric`` on a user's CSV."""
     m = {"backend": backend, "train_seconds": float(sum(history.seconds)),
          "final_loss": float(history.final_loss)}
     if tutorial is not None:
-        m["tutorial_metric"] = {k: float(tutorial[k]) for k in ("precision", "recall", "f1")}
+        m[window_key] = {k: float(tutorial[k]) for k in ("precision", "recall", "f1")}
     if point is not None:
         m["point_metric"] = {k: point.get(k) for k in (
             "precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
@@ -79,12 +83,13 @@ def undertrained_message(det, advice) -> str:
             f"{advice}")
 
 
-def comparison_table(name, point, pca_point, flagged, pca_flagged, segments, pca_segments) -> str:
-    """The autoencoder beside the PCA baseline, on the rows after the training part."""
+def comparison_table(name, point, pca_point, flagged, pca_flagged, segments, pca_segments, *,
+                     where="after the training part") -> str:
+    """The autoencoder beside the PCA baseline, on the rows ``where`` says."""
     w = 12
-    lines = [f"{'after the training part':<28}{name:>{w}}{'PCA':>{w}}",
+    lines = [f"{where:<28}{name:>{w}}{'PCA':>{w}}",
              f"  {'flagged rows':<26}{flagged:>{w}}{pca_flagged:>{w}}",
-             f"  {'flagged segments':<26}{segments:>{w}}{pca_segments:>{w}}"]
+             f"  {'events':<26}{segments:>{w}}{pca_segments:>{w}}"]
     if point is not None:
         for key, label in (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("f1", "point F1")):
             lines.append(f"  {label:<26}{fmt(point[key], '.3f'):>{w}}{fmt(pca_point[key], '.3f'):>{w}}")
@@ -164,3 +169,48 @@ def show_progress(args) -> bool:
     """Progress unless ``--quiet``: a bar on a terminal, a timed line every 10 s elsewhere
     (piped, in CI, in a notebook log), so a long run never looks frozen."""
     return not getattr(args, "quiet", False)
+
+
+# ---------------------------------------------------------------------------------------------
+# One vocabulary of options for every command (the same name for the same thing)
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_SEED = 42   # the seed tutorial's, for every command
+
+
+def add_seed_option(parser, what) -> None:
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"{what} (default: {DEFAULT_SEED})")
+
+
+def add_model_options(parser, *, cells=("lstm", "rnn", "gru", "dense")) -> None:
+    """``--cell``, ``--hidden``, ``--latent``, ``--num-layers``, ``--dropout`` (the old
+    ``--hidden-size`` / ``--latent-size`` spellings stay as hidden aliases)."""
+    import argparse
+
+    parser.add_argument("--cell", choices=cells, default="lstm",
+                        help="the autoencoder: lstm, rnn or gru (the seed tutorial's recurrent "
+                        "autoencoder) or dense (the guide's, on flattened windows); default lstm")
+    parser.add_argument("--hidden", type=int, default=32, metavar="H",
+                        help="hidden size H (default: 32)")
+    parser.add_argument("--hidden-size", type=int, dest="hidden", help=argparse.SUPPRESS)
+    parser.add_argument("--latent", type=int, default=16, metavar="L",
+                        help="latent size L (default: 16)")
+    parser.add_argument("--latent-size", type=int, dest="latent", help=argparse.SUPPRESS)
+    parser.add_argument("--num-layers", type=int, default=1, metavar="K",
+                        help="stacked recurrent layers (dense: hidden layers on each side of the "
+                        "code); default 1")
+    parser.add_argument("--dropout", type=float, default=0.0, metavar="P",
+                        help="dropout between stacked layers, in training only (default: 0)")
+
+
+def add_event_options(parser) -> None:
+    parser.add_argument("--merge-gap", type=int, default=None, metavar="ROWS",
+                        help="flagged runs at most ROWS rows apart are reported as one event "
+                        "(default: a tenth of the window, at least 1; 0 keeps every run)")
+
+
+def check_merge_gap(args) -> None:
+    if args.merge_gap is not None and args.merge_gap < 0:
+        raise DataError(f"--merge-gap must be >= 0 (rows between two flagged runs that are "
+                        f"still one event), got {args.merge_gap}")

@@ -15,6 +15,7 @@ all rows.  Writes to ``--out``:
 
 from __future__ import annotations
 
+import csv
 import re
 import sys
 import time
@@ -26,9 +27,11 @@ from ..baselines import PCADetector
 from ..data import auto_window_size
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
 from ..errors import DataError, OutputError, import_reference
-from ..io import FILLS, MISSING, TIME_NAMES, atomic_file, read_series  # noqa: F401 (re-exported)
+from ..io import (FILLS, MISSING, TIME_NAMES, atomic_file, check_output_path,  # noqa: F401
+                  iter_column, read_series, timestamp_column)
 from ..metrics import evaluate, events, tutorial_metric
-from ._common import (add_output_options, comparison_table, dump_json, fmt, model_entry,
+from ._common import (add_event_options, add_model_options, add_output_options, add_seed_option,
+                      check_merge_gap, comparison_table, dump_json, fmt, model_entry,
                       model_metrics, output_dir, pca_entry, show_progress, training_record,
                       undertrained_message, write_figures, write_file)
 
@@ -57,8 +60,7 @@ def add_arguments(parser):
                         help="window length in rows, about one seasonal period, or 'auto' (default): "
                         "the dominant period of the training rows by autocorrelation, clipped to "
                         "8-300 rows")
-    parser.add_argument("--cell", choices=("lstm", "rnn"), default="lstm",
-                        help="recurrent cell (default: lstm)")
+    add_model_options(parser)
     parser.add_argument("--threshold", default="max", metavar="RULE",
                         help="point threshold fitted on the training rows' scores: 'max' "
                         "(default), 'percentile:Q', 'mad:K', 'mean_std:K' or 'contamination:C'")
@@ -87,20 +89,25 @@ def add_arguments(parser):
     parser.add_argument("--score-stride", type=int, default=1, metavar="S",
                         help="score every S-th window only: S times faster on long series, each "
                         "row still covered by about W/S windows (default: 1)")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size (default: 32)")
-    parser.add_argument("--latent", type=int, default=16, help="latent size (default: 16)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--lr", type=float, default=1e-2,
                         help="Adam's starting learning rate, halved on a plateau (default: 1e-2)")
     parser.add_argument("--clip", type=float, default=1.0,
                         help="clip the gradient norm to this value (default: 1)")
+    parser.add_argument("--scaler", choices=("standard", "minmax", "none"), default="standard",
+                        help="per-column scaling fitted on the training rows (default: standard)")
     parser.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
                         help="npae (numpy) or the PyTorch reference (default: numpy)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order "
-                        "(default: 0)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="floating-point precision of the model (default: float32)")
+    add_seed_option(parser, "initial weights and batch order")
+    parser.add_argument("--save-model", metavar="PATH.npz",
+                        help="save the trained detector to PATH.npz (and its PCA baseline to "
+                        "PATH.pca.npz), to score other files with 'npae score --model PATH.npz'")
+    add_event_options(parser)
     parser.add_argument("--out", default="npae-detect", metavar="DIR",
                         help="output folder (default: npae-detect)")
-    add_output_options(parser, no_figures_help="no figures or report.html", quiet_help="no progress bar")
+    add_output_options(parser, no_figures_help="no figures or report.html", quiet_help="no progress")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ def _check_args(args):
         raise DataError(f"--min-steps ({args.min_steps}) must not exceed --max-steps "
                         f"({args.max_steps})")
     for name in ("epochs", "stride", "score_stride", "hidden", "latent", "batch_size",
-                 "min_steps", "max_steps"):
+                 "min_steps", "max_steps", "num_layers"):
         if getattr(args, name) < 1:
             raise DataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.clip is not None and not args.clip > 0:
@@ -160,6 +167,9 @@ def _check_args(args):
         raise DataError(f"--lr must be positive, got {args.lr}")
     if args.seed < 0:
         raise DataError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 <= args.dropout < 1:
+        raise DataError(f"--dropout must be in [0, 1), got {args.dropout}")
+    check_merge_gap(args)
     parse_threshold(args.threshold)
     if args.backend == "torch":  # before reading and training, not after
         import_reference("--backend torch")
@@ -180,22 +190,29 @@ def _check_outputs(src: Path, out: Path, figures: bool) -> None:
                               f"{path.name}; choose another --out")
 
 
-def _write_scores(path, d, dp, rows, names, protect, chunk=65536):
+def _write_scores(path, d, dp, rows, names, stamps, protect, chunk=65536):
     """scores.csv, streamed in chunks of rows (never the whole table as text in memory): the
-    autoencoder's score, flag and threshold, the PCA baseline's score and flag, per-feature
-    errors."""
+    row (and its timestamp when the input has one), the autoencoder's score, flag and
+    threshold, the PCA baseline's score and flag, per-feature errors."""
+    times = stamps.stream() if stamps else None
     with atomic_file(path, "w", protect=protect, newline="") as f:
-        f.write("row,score,flag,threshold,pca_score,pca_flag,"
-                + ",".join(f"error_{_csv_name(n)}" for n in names) + "\n")
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["row"] + ([stamps.column] if times else []) + ["score", "flag", "threshold"]
+                   + (["pca_score", "pca_flag"] if dp is not None else [])
+                   + [f"error_{n}" for n in names])
         for s in range(0, len(rows), chunk):
             part = slice(s, s + chunk)
-            f.writelines(
-                f"{r},{p:.6g},{int(g)},{t:.6g},{q:.6g},{int(h)}," + ",".join(f"{v:.6g}" for v in e)
-                + "\n"
-                for r, p, g, t, q, h, e in zip(
-                    rows[part].tolist(), d.point_scores[part].tolist(), d.point_flags[part].tolist(),
-                    d.point_thresholds[part].tolist(), dp.point_scores[part].tolist(),
-                    dp.point_flags[part].tolist(), d.feature_errors[part].tolist()))
+            cols = [rows[part].tolist()]
+            if times:
+                cols.append([next(times) for _ in range(len(cols[0]))])
+            cols += [[f"{v:.6g}" for v in d.point_scores[part].tolist()],
+                     d.point_flags[part].astype(int).tolist(),
+                     [f"{v:.6g}" for v in d.point_thresholds[part].tolist()]]
+            if dp is not None:
+                cols += [[f"{v:.6g}" for v in dp.point_scores[part].tolist()],
+                         dp.point_flags[part].astype(int).tolist()]
+            errors = [[f"{v:.6g}" for v in e] for e in d.feature_errors[part].tolist()]
+            w.writerows([*head, *err] for *head, err in zip(*cols, errors))
 
 
 UNDERTRAINED_ADVICE = ("train longer (--min-steps / --max-steps), try --lr 3e-3 or a larger "
@@ -207,7 +224,8 @@ def run(args) -> int:
     src = Path(args.file)
     protect = (src,)
     _check_outputs(src, Path(args.out), not args.no_figures)
-    values, names, labels, rows = load_series(args.file, args.column, args.labels, args.fill)
+    data = read_series(args.file, args.column, args.labels, args.fill)
+    values, names, rows = data.values, data.names, data.rows
     N, D = values.shape
     if args.train_rows is not None:
         if args.train_rows > N:
@@ -234,119 +252,266 @@ def run(args) -> int:
                         f"(--window {T}); train on more rows (--train-rows / --train-fraction) "
                         f"or use a smaller --window")
     out = output_dir(args.out, protect=protect)
+    if args.save_model is not None:   # before training: a bad path fails now, not in minutes
+        for path in (args.save_model, baseline_path(args.save_model)):
+            check_output_path(path, protect=protect)
 
     det = AnomalyDetector(cell=args.cell, window_size=T, hidden_size=args.hidden,
-                          latent_size=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                          latent_size=args.latent, num_layers=args.num_layers,
+                          dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, point_threshold=args.threshold, stride=args.stride,
                           score_stride=args.score_stride, aggregate=args.aggregate,
                           clip=args.clip, min_steps=args.min_steps, max_steps=args.max_steps,
                           patience=args.patience or None, val_fraction=args.val_fraction,
-                          backend=args.backend, seed=args.seed, progress=show_progress(args))
+                          scaler=args.scaler, dtype=args.dtype, backend=args.backend,
+                          seed=args.seed, progress=show_progress(args))
     pca = PCADetector(window_size=T, point_threshold=args.threshold, stride=args.stride,
                       score_stride=args.score_stride, aggregate=args.aggregate,
-                      val_fraction=args.val_fraction)
+                      val_fraction=args.val_fraction, scaler=args.scaler)
     print(f"npae detect: {args.file}: {N} rows, {D} value column(s) ({', '.join(names)}); training "
           f"on rows {int(rows[0])}–{int(rows[n_train - 1])} ({n_train} rows), window {T} "
           f"({window_rule}), {args.cell}, {args.min_steps}–{args.max_steps} steps")
-    start = time.perf_counter()
     det.fit(values[:n_train])
+    pca.fit(values[:n_train])
+    det.feature_names_in_ = pca.feature_names_in_ = list(names)
+    saved = []
+    if args.save_model is not None:
+        saved = save_pair(det, pca, args.save_model, protect)
+    settings = {
+        "file": str(args.file), "columns": names, "rows": int(N), "train_rows": int(n_train),
+        "train_last_row": int(rows[n_train - 1]), "window": T, "window_rule": window_rule,
+        "score_stride": args.score_stride, "cell": args.cell, "num_layers": args.num_layers,
+        "dropout": args.dropout, "epochs": args.epochs, "min_steps": args.min_steps,
+        "max_steps": args.max_steps, "patience": args.patience, "val_fraction": args.val_fraction,
+        "stride": args.stride, "hidden_size": args.hidden, "latent_size": args.latent,
+        "batch_size": args.batch_size, "lr": args.lr, "clip": args.clip,
+        "lr_schedule": "ReduceLROnPlateau(factor 0.5, patience 5) on the validation loss",
+        "scaler": args.scaler, "dtype": args.dtype, "backend": args.backend, "seed": args.seed,
+        "fill": args.fill, "labels": args.labels, "merge_gap": None, "saved_model": args.save_model,
+    }
+    return report(args, out, src, data, det, pca, n_train, settings, saved, command="detect")
+
+
+def save_pair(det, pca, path, protect=()) -> list:
+    """Save the autoencoder detector to ``path`` and its PCA baseline beside it
+    (:func:`baseline_path`); the two paths written."""
+    path = Path(path)
+    det.save(check_output_path(path, protect=protect))
+    pca_path = baseline_path(path)
+    pca.save(check_output_path(pca_path, protect=protect))
+    return [path, pca_path]
+
+
+def baseline_path(path) -> Path:
+    """Where ``--save-model PATH`` keeps the PCA baseline: ``PATH`` with ``.pca.npz`` for its
+    ``.npz`` suffix (``det.npz`` → ``det.pca.npz``)."""
+    path = Path(path)
+    stem = path.name[:-4] if path.name.endswith(".npz") else path.name
+    return path.with_name(stem + ".pca.npz")
+
+
+def report(args, out, src, data, det, pca, n_train, settings, saved=(), *, command) -> int:
+    """Score every row with the fitted ``det`` and ``pca``; write scores.csv, summary.json and
+    (unless --no-figures) the figures and report.html; print the summary.  Shared by
+    ``npae detect`` (``n_train`` = the training rows) and ``npae score`` (``n_train`` = 0: every
+    row is new)."""
+    protect = (src,)
+    values, names, labels, rows = data.values, data.names, data.labels, data.rows
+    N, D = values.shape
+    T = det.window_size_
+    start = time.perf_counter()
     d = det.detect(values, keep_windows=not args.no_figures)
     seconds = time.perf_counter() - start
-    pca.fit(values[:n_train])
-    dp = pca.detect(values)
+    dp = pca.detect(values) if pca is not None else None
+    stamps = Timestamps(src, rows)
+    gap = default_merge_gap(T) if args.merge_gap is None else args.merge_gap
+    settings["merge_gap"] = gap
 
     flags = d.point_flags
     test = np.zeros(N, dtype=bool)
     test[n_train:] = True
-    segments = _segments(flags, rows)
-    test_segments = _segments(flags & test, rows)
+    events_all = _events(flags, d.point_scores, rows, stamps, gap)
+    events_test = _events(flags & test, d.point_scores, rows, stamps, gap)
     metrics = model_metrics(det.backend, det.history_)
-    pca_metrics = {"backend": "numpy", "train_seconds": float(pca.fit_seconds_),
-                   "n_components": int(pca.n_components_)}
-    point = tut = pca_point = None
+    pca_metrics = None
+    if pca is not None:
+        pca_metrics = {"backend": "numpy", "train_seconds": float(pca.fit_seconds_),
+                       "n_components": int(pca.n_components_)}
+    point = win = pca_point = None
     if labels is not None:
         lab_t = labels[n_train:]
         point = evaluate(lab_t, d.point_scores[n_train:], flags[n_train:])
-        if N - n_train >= T and args.score_stride == 1:
-            tut = tutorial_metric(d.window_flags[n_train:], lab_t, T, N - n_train)
-        metrics = model_metrics(det.backend, det.history_, tut, point)
+        if N - n_train >= T and det.score_stride == 1:
+            win = tutorial_metric(d.window_flags[n_train:], lab_t, T, N - n_train)
+        metrics = model_metrics(det.backend, det.history_, win, point, window_key="window_metric")
         metrics["point_metric"]["point_adjusted_f1"] = point["point_adjusted_f1"]
-        pca_point = evaluate(lab_t, dp.point_scores[n_train:], dp.point_flags[n_train:])
-        pca_metrics["point_metric"] = {k: pca_point.get(k) for k in (
-            "precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
-            "false_alarm_events")}
-    training = training_record(det)
-    metrics["training"] = training
+        if pca is not None:
+            pca_point = evaluate(lab_t, dp.point_scores[n_train:], dp.point_flags[n_train:])
+            pca_metrics["point_metric"] = {k: pca_point.get(k) for k in (
+                "precision", "recall", "f1", "roc_auc", "pr_auc", "events_found", "events_total",
+                "false_alarm_events")}
+    metrics["training"] = training_record(det)
     warnings = []
     if det.undertrained_:
         warnings.append(undertrained_message(det, UNDERTRAINED_ADVICE))
 
-    _write_scores(out / "scores.csv", d, dp, rows, names, protect)  # never over the input file
-
-    settings = {
-        "file": str(args.file), "columns": names, "rows": int(N), "train_rows": int(n_train),
-        "train_last_row": int(rows[n_train - 1]), "window": T, "window_rule": window_rule,
-        "score_stride": args.score_stride, "cell": args.cell,
-        "epochs": args.epochs, "min_steps": args.min_steps, "max_steps": args.max_steps,
-        "patience": args.patience, "val_fraction": args.val_fraction, "stride": args.stride,
-        "hidden_size": args.hidden, "latent_size": args.latent, "batch_size": args.batch_size,
-        "lr": args.lr, "clip": args.clip, "lr_schedule": "ReduceLROnPlateau(factor 0.5, "
-        "patience 5) on the validation loss",
-        "backend": args.backend, "seed": args.seed, "fill": args.fill, "labels": args.labels,
+    _write_scores(out / "scores.csv", d, dp, rows, names, stamps, protect)  # never over the input
+    settings.update({
         "point_threshold_rule": threshold_spec(det.point_threshold_obj_),
         "window_threshold_rule": f"percentile:{det.q:g} of the calibration windows",
-        "calibration": det.calibration_,
-        "aggregate": det.aggregate, "repair": det.repair,
-    }
+        "calibration": det.calibration_, "aggregate": det.aggregate, "repair": det.repair,
+    })
+    name = det.cell
     summary = {
         "settings": settings,
-        "models": {args.cell: metrics, "pca": pca_metrics},
-        "threshold": float(det.threshold_), "point_threshold": float(det.point_threshold_),
+        "models": {name: metrics, **({"pca": pca_metrics} if pca is not None else {})},
+        "point_threshold": float(det.point_threshold_),
+        "window_threshold": float(det.threshold_),
+        "thresholds": THRESHOLDS_EXPLAINED,
         "seconds": seconds, "flagged_rows": int(flags.sum()),
         "flagged_rows_after_training": int((flags & test).sum()),
-        "flagged_segments": segments,
-        "pca": {"threshold": float(pca.threshold_), "point_threshold": float(pca.point_threshold_),
-                "flagged_rows": int(dp.point_flags.sum()),
-                "flagged_rows_after_training": int((dp.point_flags & test).sum()),
-                "flagged_segments": _segments(dp.point_flags, rows)},
+        "flagged_windows": int(d.window_flags.sum()),
+        "events": events_all,
         "warnings": warnings,
     }
+    if pca is not None:
+        summary["pca"] = {
+            "point_threshold": float(pca.point_threshold_), "window_threshold": float(pca.threshold_),
+            "flagged_rows": int(dp.point_flags.sum()),
+            "flagged_rows_after_training": int((dp.point_flags & test).sum()),
+            "events": _events(dp.point_flags, dp.point_scores, rows, stamps, gap)}
     write_file(out / "summary.json", dump_json(summary), protect=protect)
 
     h = det.history_
-    print(f"trained in {metrics['train_seconds']:.1f} s: {h.steps} steps, {h.epochs} epochs, "
-          f"stopped by {h.stop_reason}, best validation loss {fmt(h.best_val_loss, '.5f')} "
-          f"({det.loss_ratio_:.2f} of the variance); point threshold {det.point_threshold_:.4g} "
-          f"({settings['point_threshold_rule']}, calibrated on {det.calibration_})")
+    if command == "detect":
+        print(f"trained in {metrics['train_seconds']:.1f} s: {h.steps} steps, {h.epochs} epochs, "
+              f"stopped by {h.stop_reason}, best validation loss {fmt(h.best_val_loss, '.5f')} "
+              f"({det.loss_ratio_:.2f} of the variance)")
     for w in warnings:
-        print(f"npae detect: warning: {w}", file=sys.stderr)
-    print(f"flagged {int(flags.sum())} of {N} rows, {len(test_segments)} segment(s) after the "
-          f"training part" + (":" if test_segments else ""))
-    for a, b in test_segments[:20]:
-        top = int(np.argmax(np.where((rows >= a) & (rows <= b), d.point_scores, -np.inf)))
-        print(f"  rows {a}–{b}  (peak score {d.point_scores[top]:.4g} at row {int(rows[top])})")
-    if len(test_segments) > 20:
-        print(f"  … and {len(test_segments) - 20} more (see scores.csv)")
-    if point is not None:
-        print(f"against --labels {args.labels} (rows after the training part), beside the PCA "
-              f"baseline ({pca.n_components_} components):")
-    print(comparison_table(args.cell.upper(), point, pca_point,
-                           int((flags & test).sum()), int((dp.point_flags & test).sum()),
-                           len(test_segments), len(_segments(dp.point_flags & test, rows))))
+        print(f"npae {command}: warning: {w}", file=sys.stderr)
+    print(f"point flags (scores.csv's flag column): a row is flagged when its score is above "
+          f"the point threshold {det.point_threshold_:.4g} ({settings['point_threshold_rule']} "
+          f"of the calibration rows' scores, {det.calibration_})")
+    print(f"  (window threshold {det.threshold_:.4g}, {settings['window_threshold_rule']}: "
+          f"{int(d.window_flags.sum())} of {len(d.window_flags)} windows above it; window flags "
+          f"mark whole windows, the tutorial's metric, and are not the row flags)")
+    where = "after the training part" if n_train else "in the file"
+    print(f"flagged {int(flags.sum())} of {N} rows, {len(events_test)} event(s) {where} "
+          f"(flagged runs at most {gap} rows apart are one event)" + (":" if events_test else ""))
+    for e in events_test[:20]:
+        span = f"rows {e['first_row']}–{e['last_row']}"
+        if e.get("start") is not None:
+            span += f"  {e['start']} – {e['end']}"
+        peak = f"at {e['peak_time']}" if e.get("peak_time") is not None else f"at row {e['peak_row']}"
+        print(f"  {span}  (peak score {e['peak_score']:.4g} {peak})")
+    if len(events_test) > 20:
+        print(f"  … and {len(events_test) - 20} more (see summary.json and scores.csv)")
+    if pca is not None:
+        if point is not None:
+            print(f"against --labels {args.labels} (rows {where}), beside the PCA baseline "
+                  f"({pca.n_components_} components):")
+        print(comparison_table(name.upper(), point, pca_point,
+                               int((flags & test).sum()), int((dp.point_flags & test).sum()),
+                               len(events_test),
+                               len(_events(dp.point_flags & test, dp.point_scores, rows, stamps, gap)),
+                               where=where))
 
+    written = [out / "scores.csv", out / "summary.json"]
     if not args.no_figures:
+        models = {name: model_entry(det, d, metrics)}
+        if pca is not None:
+            models["pca"] = pca_entry(pca, dp, pca_metrics)
         run_dict = {
-            "title": f"npae detect: {src.name}", "command": "detect", "settings": settings,
+            "title": f"npae {command}: {src.name}", "command": command, "settings": settings,
             "series": values if D > 1 else values[:, 0], "feature_names": names,
-            "labels": labels, "window_size": T, "stride": args.score_stride,
-            "models": {args.cell: model_entry(det, d, metrics),
-                       "pca": pca_entry(pca, dp, pca_metrics)},
-            "warnings": warnings,
+            "labels": labels, "window_size": T, "stride": det.score_stride,
+            "train_rows": n_train or None, "models": models, "warnings": warnings,
         }
-        write_figures(out, run_dict, args, protect=protect)
-    print(f"wrote {out / 'scores.csv'} and {out / 'summary.json'}")
+        written += write_figures(out, run_dict, args, protect=protect)
+    written += list(saved)
+    print(written_message(written, out))
     return 0
 
 
-def _csv_name(name):
-    return name.replace(",", "_").replace('"', "_").replace("\n", "_")
+THRESHOLDS_EXPLAINED = {
+    "point_threshold": "the rows' flags (scores.csv 'flag', 'events'): a row is flagged when its "
+                       "point score is above it (rows near either end are compared with a "
+                       "threshold fitted with as few windows: scores.csv 'threshold')",
+    "window_threshold": "the windows' flags (the tutorial's metric, 'window_metric'): a window is "
+                        "flagged when its mean reconstruction error is above it",
+}
+
+
+class Timestamps:
+    """The input's timestamp column, read again only where it is needed (never all in memory):
+    ``at(rows)`` for a few rows, ``stream()`` for scores.csv; empty without such a column."""
+
+    def __init__(self, path, rows):
+        self.path, self.rows = path, rows
+        self.column = timestamp_column(path)
+
+    def __bool__(self):
+        return self.column is not None
+
+    def stream(self):
+        """One timestamp per entry of ``rows`` (the rows read_series kept), in order."""
+        keep = iter(self.rows.tolist())
+        want = next(keep, None)
+        for i, cell in enumerate(iter_column(self.path, self.column)):
+            if i == want:
+                yield cell
+                want = next(keep, None)
+                if want is None:
+                    return
+
+    def at(self, rows) -> dict:
+        """``{row: timestamp}`` for the given original row numbers."""
+        wanted = set(int(r) for r in rows)
+        if not self or not wanted:
+            return {}
+        found = {}
+        for i, cell in enumerate(iter_column(self.path, self.column)):
+            if i in wanted:
+                found[i] = cell
+                if len(found) == len(wanted):
+                    break
+        return found
+
+
+def _events(mask, scores, rows, stamps, gap) -> list:
+    """Flagged runs at most ``gap`` rows apart merged into events: first/last row, start/end
+    timestamps (when the input has them), peak score and where it is."""
+    spans = events(mask, gap=gap)
+    peaks = [s + int(np.argmax(scores[s:e])) for s, e in spans]
+    times = stamps.at([rows[i] for s, e in spans for i in (s, e - 1)]
+                      + [rows[p] for p in peaks]) if stamps else {}
+    out = []
+    for (s, e), p in zip(spans, peaks):
+        ev = {"first_row": int(rows[s]), "last_row": int(rows[e - 1]),
+              "peak_row": int(rows[p]), "peak_score": float(scores[p])}
+        if stamps:
+            ev.update(start=times.get(int(rows[s])), end=times.get(int(rows[e - 1])),
+                      peak_time=times.get(int(rows[p])))
+        out.append(ev)
+    return out
+
+
+def default_merge_gap(T) -> int:
+    """Flagged runs at most this many rows apart are one event: a tenth of the window (at least
+    1), so a flickering anomaly is one event while distinct anomalies stay apart."""
+    return max(1, int(T) // 10)
+
+
+def written_message(paths, out) -> str:
+    """The closing line: every file written, by name (inside ``out`` relative to it)."""
+    names = []
+    for p in paths:
+        p = Path(p).resolve()
+        try:
+            names.append(str(p.relative_to(Path(out).resolve())))
+        except ValueError:
+            names.append(str(p))
+    return f"wrote {len(names)} file(s) to {out}/: {', '.join(names)}"
+
+
+

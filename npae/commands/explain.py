@@ -26,12 +26,20 @@ def add_arguments(parser):
     parser.add_argument("--num-layers", type=int, default=1, metavar="N",
                         help="stacked recurrent layers (default 1); for dense, N hidden layers of H "
                              "on each side of the latent layer")
-    parser.add_argument("--window-size", type=int, default=50, metavar="T",
+    import argparse
+
+    # the same names as npae detect's (--window is a length everywhere); the old spellings
+    # --window-size / --hidden-size / --latent-size stay as hidden aliases
+    parser.add_argument("--window", type=int, default=50, metavar="T",
                         help="window length T (default 50, the tutorial's)")
-    parser.add_argument("--hidden-size", type=int, default=32, metavar="H", help="hidden size H (default 32)")
-    parser.add_argument("--latent-size", type=int, default=16, metavar="L", help="latent size L (default 16)")
-    parser.add_argument("--window", type=int, default=None, metavar="INDEX",
-                        help="which window (default: the first one that contains an injected spike)")
+    parser.add_argument("--window-size", type=int, dest="window", help=argparse.SUPPRESS)
+    parser.add_argument("--hidden", type=int, default=32, metavar="H", help="hidden size H (default 32)")
+    parser.add_argument("--hidden-size", type=int, dest="hidden", help=argparse.SUPPRESS)
+    parser.add_argument("--latent", type=int, default=16, metavar="L", help="latent size L (default 16)")
+    parser.add_argument("--latent-size", type=int, dest="latent", help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=int, default=None, metavar="I",
+                        help="which window: the one starting at point I (default: the first one "
+                             "that contains an injected spike)")
     parser.add_argument("--epochs", type=int, default=0,
                         help="train this many epochs first (Adam, lr 1e-3, batch 32; default 0: "
                              "the initial weights — the path and the shapes are the same)")
@@ -54,7 +62,7 @@ def _data(args):
     from npae.data import StandardScaler, sliding_windows, tutorial_data
 
     _, series, starts, labels = tutorial_data(args.seed)      # the data npae demo uses
-    windows = sliding_windows(series, args.window_size)
+    windows = sliding_windows(series, args.window)
     scaled = StandardScaler().fit(windows).transform(windows).astype(np.float32)
     return series, starts, labels, scaled
 
@@ -87,33 +95,33 @@ def run(args) -> int:
     from npae.losses import MSELoss
     from npae.trace import Trace
 
-    for name in ("window_size", "hidden_size", "latent_size"):
-        if getattr(args, name) < 1 or (name == "window_size" and args.window_size < 2):
-            raise DataError(f"--{name.replace('_', '-')} must be at least "
-                            f"{2 if name == 'window_size' else 1}, got {getattr(args, name)}")
+    for name in ("window", "hidden", "latent"):
+        if getattr(args, name) < 1 or (name == "window" and args.window < 2):
+            raise DataError(f"--{name} must be at least {2 if name == 'window' else 1}, got "
+                            f"{getattr(args, name)}")
     if args.epochs < 0:
         raise DataError(f"--epochs must be >= 0, got {args.epochs}")
     if args.num_layers < 1:
         raise DataError(f"--num-layers must be at least 1, got {args.num_layers}")
-    if args.window_size > 1000:
-        raise DataError(f"--window-size {args.window_size} is longer than the 1000-point series; use at most 1000")
+    if args.window > 1000:
+        raise DataError(f"--window {args.window} is longer than the 1000-point series; use at most 1000")
     series, starts, labels, windows = _data(args)
     n = len(windows)
-    T = args.window_size
-    if args.window is None:
+    T = args.window
+    if args.index is None:
         index = int(max(0, min(starts[0] - T // 2, n - 1)))  # the first spike in the middle of the window
     else:
-        index = args.window
+        index = args.index
         if not 0 <= index < n:
-            raise DataError(f"--window must be in [0, {n - 1}] ({n} windows of {T} points), got {index}")
+            raise DataError(f"--index must be in [0, {n - 1}] ({n} windows of {T} points), got {index}")
     dense = args.cell == "dense"
     if dense:  # batch norm needs a batch (in training mode): this window and the next ones
         index = min(index, n - DENSE_BATCH)
     x = windows[index:index + (DENSE_BATCH if dense else 1)]  # (B, T, D=1)
-    model = build_autoencoder(args.cell, 1, args.hidden_size, args.latent_size, num_layers=args.num_layers,
+    model = build_autoencoder(args.cell, 1, args.hidden, args.latent, num_layers=args.num_layers,
                               window_size=T, seed=args.seed)
     cls = type(model)
-    H, L = args.hidden_size, args.latent_size
+    H, L = args.hidden, args.latent
     G = {"lstm": f"4H = {4 * H}", "gru": f"3H = {3 * H}"}.get(args.cell, f"H = {H}")
     spikes = [int(s) for s in starts if index <= s < index + T]
 
