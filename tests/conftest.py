@@ -52,3 +52,14 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "largest float64 relative discrepancy vs torch")
         for kind, err in sorted(WORST.items()):
             terminalreporter.write_line(f"{kind:<28} {err:.2e}")
+
+
+COLLECTED = {}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Remember how many tests a run of the whole suite collects (the README quotes it)."""
+    whole = [str(a).rstrip("/") for a in config.args] in ([], ["tests"], [str(config.rootpath / "tests")])
+    COLLECTED["whole_suite"] = whole and not config.getoption("keyword") \
+        and not config.getoption("markexpr")
+    COLLECTED["count"] = len(items)

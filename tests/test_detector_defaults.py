@@ -197,3 +197,25 @@ def test_pca_detector_saves_and_loads(data, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match="damaged"):
         npae.PCADetector.load(tmp_path / "junk.npz")
+
+
+@pytest.mark.parametrize("cell, extra", [("gru", {}), ("lstm", {"num_layers": 2, "dropout": 0.1}),
+                                         ("dense", {"num_layers": 2, "dropout": 0.2})])
+def test_every_model_of_the_family_detects_saves_and_loads(data, tmp_path, cell, extra):
+    """AnomalyDetector(cell=…) builds the model build_autoencoder builds, trains it, and a saved
+    detector (dense: batch-norm buffers too) reloads to the same scores, bit for bit."""
+    from npae.autoencoder import build_autoencoder
+
+    kw = dict(FAST, cell=cell, window_size=T, batch_size=16, **extra)
+    det = AnomalyDetector(**kw).fit(data[0])
+    want = build_autoencoder(cell, 1, det.hidden_size, det.latent_size, window_size=T,
+                             num_layers=extra.get("num_layers", 1), dropout=extra.get("dropout", 0.0),
+                             seed=det.seed)
+    assert type(det.model_) is type(want)
+    assert {k: v.shape for k, v in det.model_.state_dict().items()} == \
+        {k: v.shape for k, v in want.state_dict().items()}
+    det.save(tmp_path / "d.npz")
+    back = AnomalyDetector.load(tmp_path / "d.npz")
+    assert back.get_params() == det.get_params()
+    np.testing.assert_array_equal(back.score_points(data[1]), det.score_points(data[1]))
+    np.testing.assert_array_equal(back.predict(data[1]), det.predict(data[1]))
