@@ -170,9 +170,13 @@ def test_detect_writes_figures_and_report(tmp_path, capsys):
     _write_csv(src, n=200)
     out = tmp_path / "fig"
     argv = [a for a in DETECT if a != "--no-figures"]
-    code, _, err = _run(capsys, "detect", src, "--out", out, "--format", "svg", *argv)
+    code, stdout, err = _run(capsys, "detect", src, "--out", out, "--format", "svg", *argv)
     assert code == 0, err
     assert (out / "report.html").exists() and list(out.glob("*.svg"))
+    last = stdout.strip().splitlines()[-1]         # the closing line names every file written
+    on_disk = sorted(p.name for p in out.iterdir())
+    assert last.startswith(f"wrote {len(on_disk)} file(s)")
+    assert sorted(last.split(": ", 1)[1].split(", ")) == on_disk
 
 
 def _bad_files(tmp_path):

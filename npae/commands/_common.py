@@ -214,3 +214,15 @@ def check_merge_gap(args) -> None:
     if args.merge_gap is not None and args.merge_gap < 0:
         raise DataError(f"--merge-gap must be >= 0 (rows between two flagged runs that are "
                         f"still one event), got {args.merge_gap}")
+
+
+def written_message(paths, out) -> str:
+    """The closing line: every file written, by name (inside ``out`` relative to it)."""
+    names = []
+    for p in paths:
+        p = Path(p).resolve()
+        try:
+            names.append(str(p.relative_to(Path(out).resolve())))
+        except ValueError:
+            names.append(str(p))
+    return f"wrote {len(names)} file(s) to {out}/: {', '.join(names)}"

@@ -30,7 +30,7 @@ from ..detector import AnomalyDetector
 from ..metrics import evaluate, tutorial_metric
 from ..scoring import Threshold
 from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
-                      pca_entry, show_progress, write_figures, write_file)
+                      pca_entry, show_progress, write_figures, write_file, written_message)
 
 HELP = "run the seed tutorial's experiment (RNN vs LSTM autoencoder) on built-in data"
 DESCRIPTION = ("The seed tutorial's experiment on its built-in data: RNN and LSTM autoencoders "
@@ -161,9 +161,8 @@ def run(args) -> int:
         "command": "demo", "settings": settings, "series": series, "feature_names": ["value"],
         "labels": labels, "window_size": WINDOW, "stride": 1, "models": entries,
     }
-    written = write_figures(out, run_dict, args)
-    extra = f" and {len(written)} report files" if written else ""
-    print(f"\nwrote {out / 'summary.json'}{extra} in {out}/")
+    written = [out / "summary.json"] + write_figures(out, run_dict, args)
+    print("\n" + written_message(written, out))
     return 0
 
 

@@ -33,7 +33,7 @@ from ..metrics import evaluate, events, tutorial_metric
 from ._common import (add_event_options, add_model_options, add_output_options, add_seed_option,
                       check_merge_gap, comparison_table, dump_json, fmt, model_entry,
                       model_metrics, output_dir, pca_entry, show_progress, training_record,
-                      undertrained_message, write_figures, write_file)
+                      undertrained_message, write_figures, write_file, written_message)
 
 # what detect may write into --out: checked against the input before anything is written
 OUTPUT_NAMES = ("scores.csv", "summary.json", "report.html")
@@ -500,18 +500,6 @@ def default_merge_gap(T) -> int:
     """Flagged runs at most this many rows apart are one event: a tenth of the window (at least
     1), so a flickering anomaly is one event while distinct anomalies stay apart."""
     return max(1, int(T) // 10)
-
-
-def written_message(paths, out) -> str:
-    """The closing line: every file written, by name (inside ``out`` relative to it)."""
-    names = []
-    for p in paths:
-        p = Path(p).resolve()
-        try:
-            names.append(str(p.relative_to(Path(out).resolve())))
-        except ValueError:
-            names.append(str(p))
-    return f"wrote {len(names)} file(s) to {out}/: {', '.join(names)}"
 
 
 
