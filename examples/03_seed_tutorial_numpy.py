@@ -10,7 +10,10 @@
 # %% [markdown]
 # # The seed tutorial, in NumPy
 #
-# The tutorial's experiment step by step — with npae instead of PyTorch: a synthetic series with
+# "The seed tutorial" is the PyTorch tutorial npae is built from: it trains an RNN and an LSTM
+# autoencoder on a synthetic series and flags the windows they reconstruct worst (the README's
+# first section says more; `npae demo` runs the same experiment). Here is its experiment step by
+# step — with npae instead of PyTorch: a synthetic series with
 # five injected spikes, sliding windows, standard scaling, an RNN and an LSTM autoencoder
 # (hidden 32, latent 16), Adam at 1e-3 with batches of 32, the reconstruction error of every
 # window, a 95th-percentile threshold and the tutorial's precision / recall / F1.

@@ -10,7 +10,8 @@
 # %% [markdown]
 # # The guide's visual workflow on a real series: New York taxi demand
 #
-# The guide (seed document 003) argues that an autoencoder's anomalies only convince when they
+# The guide — the article on LSTM autoencoders for anomaly detection that, with the seed
+# tutorial, specifies npae (see the README's first section) — argues that an autoencoder's anomalies only convince when they
 # are *shown*: the distribution of scores, typical low- and high-scoring windows side by side,
 # the mean and spread of normal versus flagged windows, and inputs beside their
 # reconstructions. Here we follow it on a real series: the number of New York taxi passengers
