@@ -45,30 +45,12 @@ class PCADetector(WindowDetector):
     ``threshold_``, ``point_threshold_``, ``calibration_``, ``loss_ratio_``, ...).
     """
 
-    _PARAMS = ("window_size", "variance", "threshold", "q", "k", "contamination",
-               "point_threshold", "aggregate", "repair", "scaler", "stride", "val_fraction",
-               "calibration", "score_batch_size", "score_stride", "dtype")
 
     def __init__(self, window_size="auto", variance=0.95, threshold="percentile", q=95.0, k=3.0,
                  contamination=0.1, point_threshold="max", aggregate="min", repair=2,
                  scaler="standard", stride=1, val_fraction=0.2, calibration="validation",
                  score_batch_size=4096, score_stride=1, dtype="float64"):
-        self.window_size = window_size
-        self.variance = variance
-        self.threshold = threshold
-        self.q = q
-        self.k = k
-        self.contamination = contamination
-        self.point_threshold = point_threshold
-        self.aggregate = aggregate
-        self.repair = repair
-        self.scaler = scaler
-        self.stride = stride
-        self.val_fraction = val_fraction
-        self.calibration = calibration
-        self.score_batch_size = score_batch_size
-        self.score_stride = score_stride
-        self.dtype = dtype
+        self._store_params(locals())
 
     def _check_params(self):
         v = self.variance
@@ -147,7 +129,3 @@ class PCADetector(WindowDetector):
         self.model_ = self
         self.history_ = None
 
-    def __repr__(self):
-        fitted = "" if getattr(self, "model_", None) is None else \
-            f" (fitted: T={self.window_size_}, {self.n_components_} components)"
-        return f"PCADetector(window_size={self.window_size!r}, variance={self.variance:g}){fitted}"

@@ -83,6 +83,7 @@ Scoring runs the model on ``score_batch_size`` windows at a time and folds each 
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -343,6 +344,14 @@ def _as_series(series, name="series") -> np.ndarray:
     return arr.reshape(len(arr), -1)
 
 
+def _same(a, b) -> bool:
+    """``a == b`` for parameter values, False where the comparison is not a plain bool."""
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
+
+
 def _like(data, values, *, step=None, columns=None):
     """``values`` as a pandas Series / DataFrame on ``data``'s index when ``data`` is a pandas
     object (``step``: one value per window, labelled by its first point), else unchanged."""
@@ -548,7 +557,27 @@ class WindowDetector:
     Measured: see the module docstring.
     """
 
-    _PARAMS: tuple = ()
+    _PARAMS: tuple = ()   # the constructor's arguments, read off its signature (written once)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "__init__" in cls.__dict__:
+            cls._PARAMS = tuple(p for p in inspect.signature(cls.__init__).parameters
+                                if p != "self")
+
+    def _store_params(self, arguments) -> None:
+        """``__init__``'s body: each argument stored unchanged under its own name (scikit-learn's
+        convention; :meth:`fit` validates)."""
+        for name in self._PARAMS:
+            setattr(self, name, arguments[name])
+
+    def __repr__(self):
+        """The class with the arguments that differ from their defaults, and whether fitted."""
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults.get(k))}
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        fitted = "" if getattr(self, "model_", None) is None else " (fitted)"
+        return f"{type(self).__name__}({args}){fitted}"
 
     # ------------------------------------------------------------------ parameters
     # scikit-learn's estimator conventions: ``__init__`` stores its arguments unchanged (so
@@ -1110,46 +1139,7 @@ class AnomalyDetector(WindowDetector):
                  score_batch_size=1024, score_stride=1, progress=False, min_steps=1000,
                  max_steps=2000, lr_patience=5, lr_factor=0.5, calibration="validation",
                  num_layers=1, dropout=0.0):
-        self.cell = cell
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.latent_size = latent_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.threshold = threshold
-        self.q = q
-        self.k = k
-        self.contamination = contamination
-        self.point_threshold = point_threshold
-        self.aggregate = aggregate
-        self.repair = repair
-        self.scaler = scaler
-        self.stride = stride
-        self.optimizer = optimizer
-        self.clip = clip
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.backend = backend
-        self.dtype = dtype
-        self.seed = seed
-        self.score_batch_size = score_batch_size
-        self.score_stride = score_stride
-        self.progress = progress
-        self.min_steps = min_steps
-        self.max_steps = max_steps
-        self.lr_patience = lr_patience
-        self.lr_factor = lr_factor
-        self.calibration = calibration
-        self.num_layers = num_layers
-        self.dropout = dropout
-
-    # ------------------------------------------------------------------ parameters
-    _PARAMS = ("cell", "window_size", "hidden_size", "latent_size", "epochs", "batch_size", "lr",
-               "threshold", "q", "k", "contamination", "point_threshold", "aggregate", "repair",
-               "scaler", "stride", "optimizer", "clip", "val_fraction", "patience", "backend",
-               "dtype", "seed", "score_batch_size", "score_stride", "progress", "min_steps",
-               "max_steps", "lr_patience", "lr_factor", "calibration", "num_layers", "dropout")
+        self._store_params(locals())
 
     def _check_params(self):
         if self.cell not in CELLS:
@@ -1250,9 +1240,3 @@ class AnomalyDetector(WindowDetector):
         except (StateDictError, NonFiniteError) as e:
             raise DataError(f"{what} or is damaged ({e})") from None
 
-    def __repr__(self):
-        changed = {k: v for k, v in self.get_params().items()
-                   if v != AnomalyDetector.__init__.__defaults__[self._PARAMS.index(k)]}
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        fitted = "" if getattr(self, "model_", None) is None else " (fitted)"
-        return f"AnomalyDetector({args}){fitted}"
