@@ -267,7 +267,7 @@ def _record_autoencoder(tr, model, x, y):
 
 def _record_layers(tr, model, x, y):
     """A stacked autoencoder (``num_layers > 1``): every layer's states, from the layers' caches."""
-    H, N = model.hidden_size, model.num_layers
+    N = model.num_layers
     tr.record("x", x, "", "the input windows, batch-first (B, T, D) as the caller gave them")
     for side, layer in (("encoder", model.encoder), ("decoder", model.decoder)):
         if side == "decoder":

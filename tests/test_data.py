@@ -481,7 +481,7 @@ def test_batch_errors():
 
 
 def test_tutorial_data_is_one_draw_shared_by_demo_and_explain():
-    from npae.commands import demo, explain
+    from npae.commands import explain
     from npae.data import tutorial_data
 
     clean, series, starts, labels = tutorial_data(42)

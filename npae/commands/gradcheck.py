@@ -277,8 +277,6 @@ def run_checks(cell="all", dtype="float64", seed=0, use_torch=True):
     Returns ``(rows, torch)``: a list of :class:`Row` and the torch module used (``None`` when
     ``use_torch`` is false or torch is not installed, leaving the torch column empty).
     """
-    from npae.gradcheck import relative_error
-
     torch = _torch_module() if use_torch else None
     rows = []
     for label, kind, factory in _cases(cell):
