@@ -407,7 +407,7 @@ def plot_series(series, labels=None, *, feature_names=None, title="Series with l
     axes[-1, 0].set_xlabel("time step")
     if lab is None:
         sub = "no labels given"
-        _note(axes[0, 0], "no labels given: nothing is shaded")
+        _note(axes[0, 0], "no labels given: no anomaly is shaded")
     elif n_runs == 0:
         sub = "no labelled anomaly"
         _note(axes[0, 0], "the labels mark no anomaly")
