@@ -681,7 +681,15 @@ class WindowDetector:
         if not is_windows and len(x) < self.window_size_:
             raise DataError(f"{name} has {len(x)} points, fewer than one window "
                             f"(window_size={self.window_size_}); pass a longer series")
-        return self.scaler_.transform(x)
+        xs = self.scaler_.transform(x)
+        big = float(np.max(np.abs(xs)))
+        limit = float(np.finfo(np.dtype(self.dtype)).max)
+        if not big <= limit:   # would become infinity in the model's dtype
+            raise DataError(f"{name}, scaled with the training data's statistics, reaches "
+                            f"{big:.3g}, beyond {np.dtype(self.dtype)}'s range: it is not on the "
+                            f"scale the detector was trained on (another unit?); rescale it or "
+                            f"retrain on data like it")
+        return xs
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, y=None):

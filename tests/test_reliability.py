@@ -526,3 +526,12 @@ def test_12_scaling_far_outside_the_training_range_is_refused_clearly():
     s = StandardScaler().fit(np.array([[0.0], [1e-300]]))
     with pytest.raises(NonFiniteError, match="overflows float64"):
         s.transform(np.array([[1e300]]))
+
+
+def test_a_series_far_off_the_training_scale_is_refused_not_overflowed():
+    det = AnomalyDetector(window_size=10, cell="rnn", epochs=1, min_steps=2, max_steps=2,
+                          patience=None, hidden_size=4, latent_size=2, seed=0)
+    det.fit(np.sin(np.arange(200) / 3.0))                  # float32 model, unit-scale data
+    with np.errstate(all="raise"):
+        with pytest.raises(DataError, match="beyond float32's range"):
+            det.score_points(np.full(50, 1e300))
