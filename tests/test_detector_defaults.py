@@ -244,12 +244,14 @@ def test_auto_learning_rate_per_cell_and_explicit_values_win(data):
 def test_auto_patience_counts_optimiser_steps():
     from npae.detector import LR_PATIENCE_STEPS, PATIENCE_STEPS
 
-    det = AnomalyDetector(batch_size=32)
-    assert det.patience_epochs(55) == (250, 100)                 # ECG200: 2 steps an epoch
-    assert det.patience_epochs(32 * 10) == (PATIENCE_STEPS // 10, LR_PATIENCE_STEPS // 10)
-    assert det.patience_epochs(32 * 30) == (20, 7)               # ⌈200 / 30⌉; 500 / 30 < 20
-    assert det.patience_epochs(32 * 1000) == (20, 5)             # at least the epoch defaults
-    assert det.patience_epochs(33) == (500, 200)                 # 33 = one step (1 joins 32)
+    assert PATIENCE_STEPS == 500 and LR_PATIENCE_STEPS == {"rnn": 200}
+    rnn, lstm = AnomalyDetector(cell="rnn", batch_size=32), AnomalyDetector(batch_size=32)
+    assert rnn.patience_epochs(55) == (250, 100)                 # ECG200: 2 steps an epoch
+    assert lstm.patience_epochs(55) == (250, 5)                  # the gated cells: 5 epochs
+    assert rnn.patience_epochs(32 * 10) == (50, 20)
+    assert rnn.patience_epochs(32 * 30) == (20, 7)               # ⌈200 / 30⌉; 500 / 30 < 20
+    assert rnn.patience_epochs(32 * 1000) == (20, 5)             # at least the epoch defaults
+    assert rnn.patience_epochs(33) == (500, 200)                 # 33 = one step (1 joins 32)
     assert AnomalyDetector(patience=7, lr_patience=3).patience_epochs(55) == (7, 3)
     assert AnomalyDetector(patience=None, lr_patience=None).patience_epochs(55) == (None, None)
     for bad in (dict(patience="soon"), dict(lr_patience=-1), dict(patience=0)):
