@@ -1,6 +1,6 @@
 """Detection quality on real, labelled data: NAB series and UCR ECG sets, beside a PCA baseline.
 
-    python -m benchmarks.quality              # every set, LSTM and RNN, seeds 0, 1, 2 (long)
+    python -m benchmarks.quality              # every set, LSTM, RNN, GRU, dense; seeds 0, 1, 2
     python -m benchmarks.quality --quick      # one seed
     python -m benchmarks.quality --sets ecg200,art_daily_jumpsup --cells lstm --seeds 0
 
@@ -44,7 +44,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from npae.baselines import PCADetector  # noqa: E402
-from npae.detector import AnomalyDetector  # noqa: E402
+from npae.detector import CELLS, AnomalyDetector  # noqa: E402
 from npae.metrics import evaluate, point_metrics, pr_auc, roc_auc  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
@@ -63,6 +63,8 @@ NAB = {
         "realKnownCause/machine_temperature_system_failure.csv", 2126),
 }
 ORDER = ["ecg200", "ecg5000", *NAB]
+DEFAULT_CELLS = "lstm,rnn,gru,dense"
+LABELS = {"lstm": "LSTM", "rnn": "RNN", "gru": "GRU", "dense": "dense"}
 ECG5000_SPLIT_SEED = 0
 
 
@@ -231,7 +233,7 @@ def write_markdown(path, results, seeds, args, wall) -> None:
         "",
         "Written by `python -m benchmarks.quality"
         + (" --quick" if args.quick else "") + (f" --sets {args.sets}" if args.sets else "")
-        + (f" --cells {args.cells}" if args.cells != "lstm,rnn" else "") + "` "
+        + (f" --cells {args.cells}" if args.cells != DEFAULT_CELLS else "") + "` "
         f"(npae {npae.__version__}, seeds {', '.join(map(str, seeds))}; {os.cpu_count()} CPUs, "
         f"OMP_NUM_THREADS={threads}, {platform.processor() or platform.machine()}; "
         f"{wall / 60:.0f} minutes in all).",
@@ -267,7 +269,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=os.environ.get("NPAE_EVALDATA", str(DEFAULT_DATA)),
                    help="the evaldata folder (default: ../shared/evaldata, or $NPAE_EVALDATA)")
     p.add_argument("--sets", help=f"comma-separated subset of: {', '.join(ORDER)}")
-    p.add_argument("--cells", default="lstm,rnn", help="cells to run (default: lstm,rnn)")
+    p.add_argument("--cells", default=DEFAULT_CELLS,
+                   help=f"comma-separated cells of {', '.join(CELLS)} (default: {DEFAULT_CELLS})")
     p.add_argument("--seeds", default="0,1,2", help="model seeds (default: 0,1,2)")
     p.add_argument("--quick", action="store_true", help="one seed (the first of --seeds)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="markdown output (default: "
@@ -285,7 +288,9 @@ def main(argv=None) -> int:
         unknown = [s for s in sets if s not in ORDER]
         if unknown:
             p.error(f"unknown set(s) {unknown}; choose from {', '.join(ORDER)}")
-    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    cells = [c.strip().lower() for c in args.cells.split(",") if c.strip()]
+    if not cells or set(cells) - set(CELLS):
+        p.error(f"unknown cell(s) {sorted(set(cells) - set(CELLS))}; choose from {', '.join(CELLS)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         seeds = seeds[:1]
@@ -293,7 +298,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for name in sets:
         results[name] = {}
-        runs = [(c.upper(), seed, (lambda c=c, seed=seed: AnomalyDetector(cell=c, seed=seed)))
+        runs = [(LABELS[c], seed, (lambda c=c, seed=seed: AnomalyDetector(cell=c, seed=seed)))
                 for c in cells for seed in seeds]
         runs.append(("PCA", None, PCADetector))
         for model, seed, make in runs:
@@ -306,7 +311,7 @@ def main(argv=None) -> int:
             results[name].setdefault(model, []).append(row)
             ev = "" if row["events"] is None else \
                 f"  events {row['events']}/{row['events_total']}  false {row['false_alarms']}"
-            print(f"  {name:<38} {model:<4} seed {seed!s:<4} T={row['window']:<4} ROC-AUC "
+            print(f"  {name:<38} {model:<5} seed {seed!s:<4} T={row['window']:<4} ROC-AUC "
                   f"{row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}  F1 {row['f1']:.3f}{ev}  "
                   f"steps {row['steps']}  {row['stop']}  ratio {row['loss_ratio']:.2f}  "
                   f"({row['seconds']:.0f} s)", flush=True)

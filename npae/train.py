@@ -14,7 +14,8 @@ optimiser step — sits behind a small *stepper* object:
 
 Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
 
-    (F1)  order ← a permutation of the n training windows, drawn from one Generator(seed)
+    (F1)  order ← a permutation of the n training windows, drawn from one Generator(seed);
+          a last batch of one window joins the batch before it (training_batches)
     (F2)  for each batch b:  L_b = (1 / (B·T·D)) Σ (x̂ - x)²         (the loss of npae.losses)
     (F3)                     ∇ ← ∂L_b/∂θ;  ∇ ← clip(∇, clip)       (when ``clip`` is given)
     (F4)                     θ ← optimiser step(θ, ∇)
@@ -44,7 +45,8 @@ from .data import iterate_batches
 from .errors import DataError, NonFiniteError, ShapeError, TrainingDivergedError
 from .module import Module, as_generator
 
-__all__ = ["History", "fit", "OPTIMIZERS", "STOP_REASONS", "DIVERGE_FACTOR"]
+__all__ = ["History", "fit", "OPTIMIZERS", "STOP_REASONS", "DIVERGE_FACTOR", "steps_per_epoch",
+           "training_batches"]
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -247,11 +249,33 @@ def _check_windows(windows) -> np.ndarray:
 DIVERGE_FACTOR = 100.0
 
 
-def _epoch_budget(epochs, min_steps, steps_per_epoch) -> int:
+def steps_per_epoch(n_train, batch_size) -> int:
+    """Optimiser steps in one epoch of ``n_train`` windows (F1): ⌈n_train / batch_size⌉, one
+    fewer when the last batch would hold a single window (it joins the one before it; not with
+    ``batch_size`` 1, where every batch is one window by choice)."""
+    steps = -(-n_train // batch_size)
+    if steps > 1 and batch_size > 1 and n_train % batch_size == 1:
+        steps -= 1
+    return steps
+
+
+def training_batches(n_train, batch_size, rng):
+    """(F1) the epoch's batches: :func:`npae.data.iterate_batches`, except that a last batch of
+    one window joins the batch before it (B + 1 windows).  Batch norm cannot normalise one row
+    in training mode (torch raises, as :class:`npae.dense.BatchNorm1d` does), and a one-window
+    step is a noisy update at full learning rate; the permutation drawn is the same.  With
+    ``batch_size`` 1 nothing is merged."""
+    batches = list(iterate_batches(n_train, batch_size, rng=rng))
+    if len(batches) > 1 and batch_size > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    return batches
+
+
+def _epoch_budget(epochs, min_steps, spe) -> int:
     """(F7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit."""
     if min_steps is None:
         return epochs
-    return max(epochs, -(-min_steps // steps_per_epoch))
+    return max(epochs, -(-min_steps // spe))
 
 
 def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", clip=None,
@@ -328,10 +352,10 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     n_train = n - n_val
     train_idx = np.arange(n_train)
     val_idx = np.arange(n_train, n)
-    steps_per_epoch = -(-n_train // batch_size)
-    n_epochs = _epoch_budget(epochs, min_steps, steps_per_epoch)
+    spe = steps_per_epoch(n_train, batch_size)
+    n_epochs = _epoch_budget(epochs, min_steps, spe)
     if max_steps is not None:
-        n_epochs = min(n_epochs, -(-max_steps // steps_per_epoch))
+        n_epochs = min(n_epochs, -(-max_steps // spe))
 
     stepper = make_stepper(model, x, optimizer, float(lr), None if clip is None else float(clip))
     scheduler = None
@@ -350,7 +374,7 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
             start = time.perf_counter()
             lr_now = _current_lr(stepper, scheduler, lr)
             total, count = 0.0, 0
-            for b, idx in enumerate(iterate_batches(n_train, batch_size, rng=rng)):  # (F1)
+            for b, idx in enumerate(training_batches(n_train, batch_size, rng)):    # (F1)
                 loss = stepper.train_step(train_idx[idx])                            # (F2)–(F4)
                 if not math.isfinite(loss):
                     raise TrainingDivergedError(

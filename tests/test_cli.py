@@ -135,6 +135,10 @@ def test_detect_end_to_end_equals_the_library(tmp_path, capsys):
     np.testing.assert_array_equal([r["flag"] == "1" for r in rows], d.point_flags)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["train_rows"] == 100 and summary["settings"]["columns"] == ["value"]
+    # the command's defaults are the detector's "auto" rules, recorded as the values used
+    assert (summary["settings"]["hidden_size"], summary["settings"]["latent_size"]) == (32, 16)
+    assert summary["settings"]["lr"] == det.learning_rate() == 1e-3          # the rnn's rule
+    assert det.history_.lr[0] == 1e-3
     assert summary["point_threshold"] == pytest.approx(det.point_threshold_)
     m = summary["models"]["rnn"]
     assert set(m["point_metric"]) >= POINT_KEYS
@@ -418,7 +422,8 @@ def test_one_vocabulary_of_options_and_one_default_seed():
     for name in ("dtype", "val_fraction", "patience", "scaler", "num_layers", "dropout", "hidden",
                  "latent"):
         assert hasattr(detect, name), name
-    assert (detect.hidden, detect.latent) == (explain.hidden, explain.latent) == (32, 16)
+    assert (explain.hidden, explain.latent) == (32, 16)
+    assert (detect.hidden, detect.latent) == (None, None)       # detect: the detector's "auto"
     assert explain.window == 50 and detect.window == "auto"   # --window is a length everywhere
     old = parser.parse_args(["explain", "--window-size", "30", "--hidden-size", "8",
                              "--latent-size", "4"])          # the old spellings, hidden aliases

@@ -219,3 +219,63 @@ def test_every_model_of_the_family_detects_saves_and_loads(data, tmp_path, cell,
     assert back.get_params() == det.get_params()
     np.testing.assert_array_equal(back.score_points(data[1]), det.score_points(data[1]))
     np.testing.assert_array_equal(back.predict(data[1]), det.predict(data[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The "auto" training rules (label-free: the window, the features, the steps an epoch holds)
+# ---------------------------------------------------------------------------------------------
+
+def test_auto_sizes_grow_with_the_window_and_the_features():
+    from npae.detector import AUTO_LONG_WINDOW
+
+    det = AnomalyDetector()
+    assert det.model_sizes(12, 1) == (32, 16)
+    assert det.model_sizes(AUTO_LONG_WINDOW, 1) == (32, 16)
+    assert det.model_sizes(AUTO_LONG_WINDOW + 1, 1) == (64, 32)
+    assert det.model_sizes(50, 40) == (80, 40)                  # at least 2·D
+    assert AnomalyDetector(hidden_size=10).model_sizes(300, 1) == (10, 5)
+    assert AnomalyDetector(hidden_size=10, latent_size=7).model_sizes(300, 1) == (10, 7)
+    assert AnomalyDetector(latent_size=3).model_sizes(300, 1) == (64, 3)
+
+
+def test_auto_sizes_build_the_model_and_survive_save_and_load(tmp_path):
+    x = synthetic_series(420, period=200, trend=0.0, rng=np.random.default_rng(1))
+    det = AnomalyDetector(cell="rnn", window_size=170, seed=0, min_steps=2, max_steps=2,
+                          val_fraction=0.2).fit(x)
+    assert (det.hidden_size_, det.latent_size_) == (64, 32)
+    assert det.model_.encoder_fc.weight.shape == (32, 64)
+    det.save(tmp_path / "d.npz")
+    back = AnomalyDetector.load(tmp_path / "d.npz")
+    assert back.hidden_size == "auto" and back.hidden_size_ == 64
+    np.testing.assert_array_equal(back.decision_function(x), det.decision_function(x))
+
+
+def test_auto_learning_rate_per_cell_and_explicit_values_win(data):
+    assert AnomalyDetector(cell="rnn").learning_rate() == 1e-3
+    for cell in ("lstm", "gru", "dense"):
+        assert AnomalyDetector(cell=cell).learning_rate() == 1e-2
+    assert AnomalyDetector(cell="rnn", lr=0.05).learning_rate() == 0.05
+    opts = {k: v for k, v in FAST.items() if k != "lr"}
+    det = AnomalyDetector(window_size=T, **opts).fit(data[0])
+    assert det.history_.lr[0] == 1e-3                            # the rnn's rule reached Adam
+    for bad in ("fast", 0.0, -1e-3, float("nan"), True):
+        with pytest.raises(DataError, match="lr must be"):   # validated in fit (scikit-learn)
+            AnomalyDetector(lr=bad, window_size=T).fit(data[0])
+
+
+def test_auto_patience_counts_optimiser_steps():
+    from npae.detector import LR_PATIENCE_STEPS, PATIENCE_STEPS
+
+    assert PATIENCE_STEPS == 500 and LR_PATIENCE_STEPS == {"rnn": 200}
+    rnn, lstm = AnomalyDetector(cell="rnn", batch_size=32), AnomalyDetector(batch_size=32)
+    assert rnn.patience_epochs(55) == (250, 100)                 # ECG200: 2 steps an epoch
+    assert lstm.patience_epochs(55) == (250, 5)                  # the gated cells: 5 epochs
+    assert rnn.patience_epochs(32 * 10) == (50, 20)
+    assert rnn.patience_epochs(32 * 30) == (20, 7)               # ⌈200 / 30⌉; 500 / 30 < 20
+    assert rnn.patience_epochs(32 * 1000) == (20, 5)             # at least the epoch defaults
+    assert rnn.patience_epochs(33) == (500, 200)                 # 33 = one step (1 joins 32)
+    assert AnomalyDetector(patience=7, lr_patience=3).patience_epochs(55) == (7, 3)
+    assert AnomalyDetector(patience=None, lr_patience=None).patience_epochs(55) == (None, None)
+    for bad in (dict(patience="soon"), dict(lr_patience=-1), dict(patience=0)):
+        with pytest.raises(DataError):                       # validated in fit (scikit-learn)
+            AnomalyDetector(window_size=16, **bad).fit(np.sin(np.arange(200) / 3.0))

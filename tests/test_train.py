@@ -257,3 +257,37 @@ def test_history_round_trips_and_reads_old_dicts():
     old = {"train_loss": [1.0], "val_loss": [], "seconds": [0.1], "best_epoch": 0,
            "stopped_early": False}       # a version-1 file's history
     assert History.from_dict(old).stop_reason is None and History.from_dict(old).lr == []
+
+
+# ---------------------------------------------------------------------------------------------
+# A last batch of one window joins the batch before it (batch norm cannot train on one row)
+# ---------------------------------------------------------------------------------------------
+
+def test_a_last_batch_of_one_joins_the_previous_batch():
+    from npae.data import iterate_batches
+    from npae.train import steps_per_epoch, training_batches
+
+    for n, B in [(17, 8), (9, 8), (33, 32), (16, 8), (15, 8), (1, 8), (5, 1)]:
+        got = training_batches(n, B, np.random.default_rng(3))
+        plain = list(iterate_batches(n, B, rng=np.random.default_rng(3)))
+        np.testing.assert_array_equal(np.concatenate(got), np.concatenate(plain))  # same order
+        sizes = [len(b) for b in got]
+        assert len(got) == steps_per_epoch(n, B)
+        if n % B == 1 and n > 1 and B > 1:
+            assert sizes == [B] * (n // B - 1) + [B + 1]
+        else:
+            assert sizes == [len(b) for b in plain]
+    assert [len(b) for b in training_batches(5, 1, np.random.default_rng(0))] == [1] * 5
+
+
+def test_dense_batch_norm_trains_when_the_last_batch_would_hold_one_window():
+    x = _windows(n=17, T=6, D=1)                            # 17 = 2·8 + 1
+    model = npae.DenseAutoencoder(1, 6, [8, 3, 8], dropout=0.0, dtype=np.float64, seed=0)
+    model.train()
+    with pytest.raises(ShapeError, match="at least 2 rows"):
+        model.forward(x[:1])                                # what a one-window batch would do
+    twin = reference.to_torch(model)
+    h = fit(model, x, epochs=3, batch_size=8, lr=1e-2, seed=0)
+    assert h.steps == 6                                     # 2 steps an epoch, not 3
+    h_t = fit(twin, x, epochs=3, batch_size=8, lr=1e-2, seed=0)   # torch raises on one row too
+    np.testing.assert_allclose(h.train_loss, h_t.train_loss, rtol=1e-9, atol=0)

@@ -184,18 +184,19 @@ def add_seed_option(parser, what) -> None:
 
 
 def add_model_options(parser, *, cells=("lstm", "rnn", "gru", "dense")) -> None:
-    """``--cell``, ``--hidden``, ``--latent``, ``--num-layers``, ``--dropout`` (the old
-    ``--hidden-size`` / ``--latent-size`` spellings stay as hidden aliases)."""
+    """``--cell``, ``--hidden``, ``--latent``, ``--num-layers``, ``--dropout`` for ``npae
+    detect`` (the old ``--hidden-size`` / ``--latent-size`` spellings stay as hidden aliases);
+    ``--hidden`` / ``--latent`` default to None: the detector's "auto" sizes."""
     import argparse
 
     parser.add_argument("--cell", choices=cells, default="lstm",
                         help="the autoencoder: lstm, rnn or gru (the seed tutorial's recurrent "
                         "autoencoder) or dense (the guide's, on flattened windows); default lstm")
-    parser.add_argument("--hidden", type=int, default=32, metavar="H",
-                        help="hidden size H (default: 32)")
+    parser.add_argument("--hidden", type=int, default=None, metavar="H",
+                        help="hidden size H (default: 32, 64 for windows longer than 160)")
     parser.add_argument("--hidden-size", type=int, dest="hidden", help=argparse.SUPPRESS)
-    parser.add_argument("--latent", type=int, default=16, metavar="L",
-                        help="latent size L (default: 16)")
+    parser.add_argument("--latent", type=int, default=None, metavar="L",
+                        help="latent size L (default: half the hidden size)")
     parser.add_argument("--latent-size", type=int, dest="latent", help=argparse.SUPPRESS)
     parser.add_argument("--num-layers", type=int, default=1, metavar="K",
                         help="stacked recurrent layers (dense: hidden layers on each side of the "

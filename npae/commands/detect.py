@@ -78,9 +78,10 @@ def add_arguments(parser):
                         help="train for at least N optimiser steps (default: 1000)")
     parser.add_argument("--max-steps", type=int, default=2000, metavar="N",
                         help="and at most N (default: 2000)")
-    parser.add_argument("--patience", type=int, default=20, metavar="E",
+    parser.add_argument("--patience", type=int, default=None, metavar="E",
                         help="stop after E epochs without a better validation loss and keep the "
-                        "best weights (default: 20; 0 = no early stopping)")
+                        "best weights (default: as many epochs as 500 optimiser steps, at least "
+                        "20; 0 = no early stopping)")
     parser.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
                         help="hold out the latest fraction F of the training windows for early "
                         "stopping and threshold calibration (default: 0.2)")
@@ -90,8 +91,9 @@ def add_arguments(parser):
                         help="score every S-th window only: S times faster on long series, each "
                         "row still covered by about W/S windows (default: 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
-    parser.add_argument("--lr", type=float, default=1e-2,
-                        help="Adam's starting learning rate, halved on a plateau (default: 1e-2)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam's starting learning rate, halved on a plateau (default: 1e-3 "
+                        "for rnn, else 1e-2)")
     parser.add_argument("--clip", type=float, default=1.0,
                         help="clip the gradient norm to this value (default: 1)")
     parser.add_argument("--scaler", choices=("standard", "minmax", "none"), default="standard",
@@ -150,7 +152,7 @@ def _check_args(args):
         raise DataError(f"--train-rows must be positive, got {args.train_rows}")
     if args.train_fraction is not None and not 0 < args.train_fraction <= 1:
         raise DataError(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
-    if args.patience < 0:
+    if args.patience is not None and args.patience < 0:
         raise DataError(f"--patience must be >= 0, got {args.patience}")
     if not 0 <= args.val_fraction < 1:
         raise DataError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
@@ -159,11 +161,11 @@ def _check_args(args):
                         f"({args.max_steps})")
     for name in ("epochs", "stride", "score_stride", "hidden", "latent", "batch_size",
                  "min_steps", "max_steps", "num_layers"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise DataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.clip is not None and not args.clip > 0:
         raise DataError(f"--clip must be positive, got {args.clip}")
-    if not args.lr > 0:
+    if args.lr is not None and not args.lr > 0:
         raise DataError(f"--lr must be positive, got {args.lr}")
     if args.seed < 0:
         raise DataError(f"--seed must be >= 0, got {args.seed}")
@@ -256,15 +258,16 @@ def run(args) -> int:
         for path in (args.save_model, baseline_path(args.save_model)):
             check_output_path(path, protect=protect)
 
-    det = AnomalyDetector(cell=args.cell, window_size=T, hidden_size=args.hidden,
-                          latent_size=args.latent, num_layers=args.num_layers,
+    auto = lambda value: "auto" if value is None else value  # noqa: E731
+    det = AnomalyDetector(cell=args.cell, window_size=T, hidden_size=auto(args.hidden),
+                          latent_size=auto(args.latent), num_layers=args.num_layers,
                           dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
-                          lr=args.lr, point_threshold=args.threshold, stride=args.stride,
+                          lr=auto(args.lr), point_threshold=args.threshold, stride=args.stride,
                           score_stride=args.score_stride, aggregate=args.aggregate,
                           clip=args.clip, min_steps=args.min_steps, max_steps=args.max_steps,
-                          patience=args.patience or None, val_fraction=args.val_fraction,
-                          scaler=args.scaler, dtype=args.dtype, backend=args.backend,
-                          seed=args.seed, progress=show_progress(args))
+                          patience="auto" if args.patience is None else args.patience or None,
+                          val_fraction=args.val_fraction, scaler=args.scaler, dtype=args.dtype,
+                          backend=args.backend, seed=args.seed, progress=show_progress(args))
     pca = PCADetector(window_size=T, point_threshold=args.threshold, stride=args.stride,
                       score_stride=args.score_stride, aggregate=args.aggregate,
                       val_fraction=args.val_fraction, scaler=args.scaler)
@@ -282,10 +285,12 @@ def run(args) -> int:
         "train_last_row": int(rows[n_train - 1]), "window": T, "window_rule": window_rule,
         "score_stride": args.score_stride, "cell": args.cell, "num_layers": args.num_layers,
         "dropout": args.dropout, "epochs": args.epochs, "min_steps": args.min_steps,
-        "max_steps": args.max_steps, "patience": args.patience, "val_fraction": args.val_fraction,
-        "stride": args.stride, "hidden_size": args.hidden, "latent_size": args.latent,
-        "batch_size": args.batch_size, "lr": args.lr, "clip": args.clip,
-        "lr_schedule": "ReduceLROnPlateau(factor 0.5, patience 5) on the validation loss",
+        "max_steps": args.max_steps, "patience": det.patience_epochs(det.n_train_windows_)[0],
+        "val_fraction": args.val_fraction, "stride": args.stride,
+        "hidden_size": det.hidden_size_, "latent_size": det.latent_size_,
+        "batch_size": args.batch_size, "lr": det.learning_rate(), "clip": args.clip,
+        "lr_schedule": f"ReduceLROnPlateau(factor 0.5, patience "
+        f"{det.patience_epochs(det.n_train_windows_)[1]} epochs) on the validation loss",
         "scaler": args.scaler, "dtype": args.dtype, "backend": args.backend, "seed": args.seed,
         "fill": args.fill, "labels": args.labels, "merge_gap": None, "saved_model": args.save_model,
     }
