@@ -335,8 +335,12 @@ def report(args, out, src, data, det, pca, n_train, settings, saved=(), *, comma
     flags = d.point_flags
     test = np.zeros(N, dtype=bool)
     test[n_train:] = True
-    events_all = _events(flags, d.point_scores, rows, stamps, gap)
-    events_test = _events(flags & test, d.point_scores, rows, stamps, gap)
+    # the events of both models, overall and after training: the timestamps in one pass
+    masks = [(flags, d.point_scores), (flags & test, d.point_scores)]
+    if pca is not None:
+        masks += [(dp.point_flags, dp.point_scores), (dp.point_flags & test, dp.point_scores)]
+    found = _events(masks, rows, stamps, gap)
+    events_all, events_test = found[0], found[1]
     metrics = model_metrics(det.backend, det.history_)
     pca_metrics = None
     if pca is not None:
@@ -384,7 +388,7 @@ def report(args, out, src, data, det, pca, n_train, settings, saved=(), *, comma
             "point_threshold": float(pca.point_threshold_), "window_threshold": float(pca.threshold_),
             "flagged_rows": int(dp.point_flags.sum()),
             "flagged_rows_after_training": int((dp.point_flags & test).sum()),
-            "events": _events(dp.point_flags, dp.point_scores, rows, stamps, gap)}
+            "events": found[2]}
     write_file(out / "summary.json", dump_json(summary), protect=protect)
 
     h = det.history_
@@ -418,7 +422,7 @@ def report(args, out, src, data, det, pca, n_train, settings, saved=(), *, comma
         print(comparison_table(name.upper(), point, pca_point,
                                int((flags & test).sum()), int((dp.point_flags & test).sum()),
                                len(events_test),
-                               len(_events(dp.point_flags & test, dp.point_scores, rows, stamps, gap)),
+                               len(found[3]),
                                where=where))
 
     written = [out / "scores.csv", out / "summary.json"]
@@ -483,21 +487,25 @@ class Timestamps:
         return found
 
 
-def _events(mask, scores, rows, stamps, gap) -> list:
-    """Flagged runs at most ``gap`` rows apart merged into events: first/last row, start/end
-    timestamps (when the input has them), peak score and where it is."""
-    spans = events(mask, gap=gap)
-    peaks = [s + int(np.argmax(scores[s:e])) for s, e in spans]
-    times = stamps.at([rows[i] for s, e in spans for i in (s, e - 1)]
-                      + [rows[p] for p in peaks]) if stamps else {}
+def _events(masks, rows, stamps, gap) -> list:
+    """For each ``(mask, scores)``: the flagged runs at most ``gap`` rows apart merged into
+    events — first/last row, start/end timestamps (when the input has them), peak score and
+    where it is.  The timestamps of all of them come from one pass over the file."""
+    spans = [[(s, e, s + int(np.argmax(scores[s:e]))) for s, e in events(mask, gap=gap)]
+             for mask, scores in masks]
+    wanted = {int(rows[i]) for runs in spans for run in runs for i in (run[0], run[1] - 1, run[2])}
+    times = stamps.at(wanted) if stamps else {}
     out = []
-    for (s, e), p in zip(spans, peaks):
-        ev = {"first_row": int(rows[s]), "last_row": int(rows[e - 1]),
-              "peak_row": int(rows[p]), "peak_score": float(scores[p])}
-        if stamps:
-            ev.update(start=times.get(int(rows[s])), end=times.get(int(rows[e - 1])),
-                      peak_time=times.get(int(rows[p])))
-        out.append(ev)
+    for runs, (_, scores) in zip(spans, masks):
+        evs = []
+        for s, e, p in runs:
+            ev = {"first_row": int(rows[s]), "last_row": int(rows[e - 1]),
+                  "peak_row": int(rows[p]), "peak_score": float(scores[p])}
+            if stamps:
+                ev.update(start=times.get(int(rows[s])), end=times.get(int(rows[e - 1])),
+                          peak_time=times.get(int(rows[p])))
+            evs.append(ev)
+        out.append(evs)
     return out
 
 
