@@ -144,3 +144,25 @@ def compare_autoencoder_with_twin(model, x, w, T, kind=None):
     z = model.encode(x)
     assert_close(z, twin.encode(t(x)).detach(), tol, "latent")
     assert_close(model.decode(z, T), twin.decode(t(z), T).detach(), tol, "decode")
+
+
+def adam_lockstep(model, twin, batches, lr=1e-2, rel=1e-9):
+    """Train ``model`` (npae) and its torch ``twin`` with Adam on the same ``batches``, one MSE
+    step each, asserting after every step that the two losses agree to ``rel``."""
+    import npae
+    from npae.optim import Adam
+
+    opt = Adam(model.parameters(), lr=lr)
+    topt = torch.optim.Adam(twin.parameters(), lr=lr, foreach=False)
+    loss_fn, tloss_fn = npae.MSELoss(), torch.nn.MSELoss()
+    for xb in batches:
+        model.zero_grad()
+        loss = loss_fn(model(xb), xb)
+        model.backward(loss_fn.backward())
+        opt.step()
+        topt.zero_grad()
+        tl = tloss_fn(twin(t(xb)), t(xb))
+        tl.backward()
+        topt.step()
+        assert abs(float(loss) - tl.item()) <= rel * abs(tl.item())
+

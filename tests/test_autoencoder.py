@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close, compare_autoencoder_with_twin, randomize, t
+from helpers import adam_lockstep, assert_close, compare_autoencoder_with_twin, randomize
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -156,25 +156,10 @@ def test_reconstruct_equals_forward_in_batches():
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_training_in_lockstep_with_torch(cell):
     """20 Adam steps on the same batches from the same weights end within 1e-9 (float64)."""
-    from npae.optim import Adam
-
     rng = np.random.default_rng(7)
     model = CELLS[cell][0](2, 6, 3, dtype=np.float64, seed=11)
     twin = reference.to_torch(model)
-    opt = Adam(model.parameters(), lr=1e-2)
-    topt = torch.optim.Adam(twin.parameters(), lr=1e-2, foreach=False)
-    loss_fn, tloss_fn = npae.MSELoss(), torch.nn.MSELoss()
-    data = rng.standard_normal((20, 4, 12, 2))
-    for xb in data:
-        model.zero_grad()
-        loss = loss_fn(model(xb), xb)
-        model.backward(loss_fn.backward())
-        opt.step()
-        topt.zero_grad()
-        tl = tloss_fn(twin(t(xb)), t(xb))
-        tl.backward()
-        topt.step()
-        assert abs(float(loss) - tl.item()) <= 1e-9 * abs(tl.item())
+    adam_lockstep(model, twin, rng.standard_normal((20, 4, 12, 2)), lr=1e-2)
     tstate = twin.state_dict()
     for k, v in model.state_dict().items():
         assert np.max(np.abs(v - tstate[k].numpy())) <= 1e-9, k

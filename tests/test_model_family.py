@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close, compare_autoencoder_with_twin, randomize, t
+from helpers import adam_lockstep, assert_close, compare_autoencoder_with_twin, randomize, t
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -122,24 +122,9 @@ def test_a_saved_torch_state_dict_loads_unchanged(cell, L):
 
 
 def _lockstep(model, twin, steps=20, B=6, lr=1e-2, seed=7):
-    from npae.optim import Adam
-
     rng = np.random.default_rng(seed)
-    opt = Adam(model.parameters(), lr=lr)
-    topt = torch.optim.Adam(twin.parameters(), lr=lr, foreach=False)
-    loss_fn, tloss_fn = npae.MSELoss(), torch.nn.MSELoss()
     shape = (B,) + ((model.window_size, model.input_size) if model.cell == "dense" else (10, model.input_size))
-    for _ in range(steps):
-        xb = rng.standard_normal(shape)
-        model.zero_grad()
-        loss = loss_fn(model(xb), xb)
-        model.backward(loss_fn.backward())
-        opt.step()
-        topt.zero_grad()
-        tl = tloss_fn(twin(t(xb)), t(xb))
-        tl.backward()
-        topt.step()
-        assert abs(float(loss) - tl.item()) <= 1e-9 * abs(tl.item())
+    adam_lockstep(model, twin, (rng.standard_normal(shape) for _ in range(steps)), lr=lr)
     _same_state(model, twin)
     return rng
 
