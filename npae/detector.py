@@ -1309,7 +1309,6 @@ class AnomalyDetector(WindowDetector):
         """Build the model the config describes (its size checked against the file first)."""
         if "history" not in config:
             raise DataError(f"{what} or is damaged (its config has no 'history')")
-        self.history_ = History.from_dict(config["history"])
         # the weights the config implies, before building the model: at least weight_hh (H, H),
         # the input weights (H, D·T for the dense model, else H, D) and the latent layer (L, H)
         D = self.n_features_in_
@@ -1323,6 +1322,7 @@ class AnomalyDetector(WindowDetector):
         return {k: (v.shape, v.dtype) for k, v in self._model_arrays().items()}
 
     def _restore_model(self, arrays, config, what) -> None:
+        self.history_ = History.from_dict(config["history"])
         model = self.model_
         try:
             if is_torch_model(model):
