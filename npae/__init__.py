@@ -20,7 +20,7 @@ from .losses import MSELoss
 from .lstm import LSTM
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer, ReduceLROnPlateau, clip_grad_norm_
-from .recurrent import get_num_threads, set_num_threads
+from .fast import get_num_threads, set_num_threads
 from .rnn import RNN
 from .trace import Trace
 from .train import History, fit

@@ -353,7 +353,7 @@ class DenseAutoencoder(_Buffers, Module):
 
         x = self._check_input(x)
         v = x.reshape(x.shape[0], -1)
-        tracing = bool(_trace._ACTIVE.get())
+        tracing = _trace.is_active()
         outs = []
         for name in self._blocks:
             v = getattr(self, name)(v)

@@ -1,4 +1,4 @@
-"""GRU: per-step functions, the plain vectorised functions, and the layer class.
+"""GRU: the one-step functions, the per-step loop, the plain vectorised functions, the layer.
 
 Forward, for t = 1 … T (gate rows in torch's order r, z, n; each block is H wide).  The input
 half and the recurrent half of the pre-activations are kept apart, because torch's candidate
@@ -26,13 +26,16 @@ with ``dA_t = [da_r | da_z | da_n]`` and ``dC_t = [da_r | da_z | dc_n]``: the tw
 r and z rows and differ in the n rows, so — unlike the RNN and the LSTM — the two biases get
 different gradients.  The cache keeps ``h (T+1, B, H)`` with ``h[0] = h_0``, the activated gates
 ``(T, B, 3H)`` and ``c_n (T, B, H)``: every derivative is taken from an output.
+
+The layer runs ``npae/fast/gru.py`` by default (``impl="fast"``): the same numbers, computed in
+place; skip it on a first reading.
 """
 
 import numpy as np
 
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .recurrent import (RecurrentLayer, input_projection, input_projection_backward, quiet_steps,
-                        stop_if_underflowed, underflow_threshold)
+from .fast import gru as fast
+from .recurrent import RecurrentLayer, input_projection, input_projection_backward
 
 
 def _split(A, H):
@@ -101,11 +104,11 @@ def gru_cell_backward(dh_t, x_t, h_prev, step_cache, params):
     return dx_t, dh_prev, grads
 
 
-# ---------------------------------------------------------------------------- plain loops
+# ---------------------------------------------------------------------------- per-step loop
 
 
 def gru_forward_loop(x, h0, params):
-    """The plain version: one :func:`gru_cell_forward` per step.
+    """The per-step version: one :func:`gru_cell_forward` per step.
 
     ``x (T, B, D)``, ``h0 (B, H)`` → ``output (T, B, H)``, ``h_n (B, H)``, ``cache``.
     """
@@ -122,7 +125,7 @@ def gru_forward_loop(x, h0, params):
 
 
 def gru_backward_loop(dy, dh_n, cache):
-    """The plain version of the backward: one :func:`gru_cell_backward` per step, newest first.
+    """The per-step version of the backward: one :func:`gru_cell_backward` per step, newest first.
 
     ``dy (T, B, H)`` (or ``None``) and ``dh_n (B, H)`` (or ``None``) →
     ``dx (T, B, D)``, ``dh0 (B, H)``, ``grads`` (torch's shapes).
@@ -143,7 +146,10 @@ def gru_backward_loop(dy, dh_n, cache):
     return dx, dh, grads
 
 
-# ---------------------------------------------------------------------------- vectorised
+# ---------------------------------------------------------------------------- plain vectorised
+#
+# (G1) is not recurrent, so it is one GEMM for all steps before the loop; the loop keeps (G2)–(G6)
+# (:func:`gru_cell_gates`); after the backward loop, dW_hh and db_hh are one GEMM / one sum.
 
 
 def gru_recurrence(xw, h0, weight_hh, bias_hh):
@@ -151,81 +157,44 @@ def gru_recurrence(xw, h0, weight_hh, bias_hh):
     given the input halves ``xw = A (T, B, 3H)`` of all steps (a broadcast view when the input is
     the same at every step).
 
-    Returns ``h (T+1, B, H)`` with ``h[0] = h0``, ``gates (T, B, 3H)`` and ``c_n (T, B, H)``.
-    The loop is :func:`gru_cell_gates` written into preallocated storage (``out=``): one GEMM
-    and a dozen elementwise calls per step, no allocation.
+    Returns ``h (T+1, B, H)`` with ``h[0] = h0``, ``gates (T, B, 3H)`` and ``c_n (T, B, H)``:
+    one :func:`gru_cell_gates` per step.
     """
     T = xw.shape[0]
     B, H = h0.shape
     h = np.empty((T + 1, B, H), dtype=h0.dtype)
     gates = np.empty((T, B, 3 * H), dtype=h0.dtype)
     c_n = np.empty((T, B, H), dtype=h0.dtype)
-    C = np.empty((B, 3 * H), dtype=h0.dtype)
-    W_hhT = weight_hh.T
     h[0] = h0
-    for t in range(T):  # only the recurrent product h_{t-1} W_hhᵀ and the gate arithmetic
-        np.matmul(h[t], W_hhT, out=C)  # (G2)
-        if bias_hh is not None:
-            np.add(C, bias_hh, out=C)  # (G2)
-        g, rz, n = gates[t], gates[t, :, :2 * H], gates[t, :, 2 * H:]
-        np.add(xw[t, :, :2 * H], C[:, :2 * H], out=rz)
-        sigmoid(rz, out=rz)  # (G3) r and (G4) z, side by side
-        c_n[t] = C[:, 2 * H:]
-        np.multiply(g[:, :H], c_n[t], out=n)  # (G5) r ⊙ c_n ...
-        np.add(n, xw[t, :, 2 * H:], out=n)  # ... + a_n
-        tanh(n, out=n)  # (G5)
-        np.subtract(h[t], n, out=h[t + 1])  # (G6) h_t = n + z ⊙ (h_{t-1} - n)
-        np.multiply(h[t + 1], g[:, H:2 * H], out=h[t + 1])  # (G6)
-        np.add(h[t + 1], n, out=h[t + 1])  # (G6)
+    for t in range(T):
+        h[t + 1], gates[t], c_n[t] = gru_cell_gates(xw[t], h[t], weight_hh, bias_hh)  # (G2)–(G6)
     return h, gates, c_n
 
 
 def gru_recurrence_backward(dy, dh_n, h, gates, c_n, weight_hh):
     """Backward through :func:`gru_recurrence`: (G6') through h_t, (G5') through n, (G4') through z,
-    (G3') through r at each step, (G2') back to h_{t-1}; after the loop dW_hh and db_hh as one
-    GEMM / one sum over all steps.
+    (G3') through r at each step (:func:`gru_gates_backward`), (G2') back to h_{t-1}; after the
+    loop dW_hh and db_hh as one GEMM / one sum over all steps.
 
     ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or ``None`` → ``dA (T, B, 3H)`` (gradients of
     the input halves), ``dh0 (B, H)``, ``dW_hh (3H, H)``, ``db_hh (3H,)``.
-
-    Every factor of (G3')–(G6') that does not involve dh depends on the forward's outputs only,
-    so it is computed for all steps before the loop; a step is then seven elementwise calls and
-    one GEMM (the same numbers as :func:`gru_gates_backward`, in a different grouping).  Where no
-    upstream gradient arrives any more (an encoder) the loop stops once dh has underflowed, as
-    the RNN's and the LSTM's do (npae/recurrent.py, "underflow").
     """
     T, B, H = c_n.shape
-    r, z, n = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
-    F_n = (1 - z) * tanh_grad_from_output(n)  # (G6') dn = dh ⊙ (1-z), (G5') da_n = dn ⊙ (1-n²)
-    F_z = (h[:-1] - n) * sigmoid_grad_from_output(z)  # (G6') dz = dh ⊙ (h_{t-1} - n), (G4')
-    F_r = c_n * sigmoid_grad_from_output(r)  # (G5') dr = da_n ⊙ c_n, (G3') da_r = dr ⊙ r(1-r)
     dA = np.empty((T, B, 3 * H), dtype=h.dtype)
     dC = np.empty((T, B, 3 * H), dtype=h.dtype)
     dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (G6') h_n = h_T: enters at T
-    tmp = np.empty_like(dh)
-    flush = underflow_threshold(dh.dtype)  # the underflow stop of npae/recurrent.py
-    quiet = quiet_steps(dy, flush)
     for t in range(T - 1, -1, -1):
-        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dA[:t + 1], dh):
-            dC[:t + 1] = 0  # nothing reaches steps t … 0 any more: their gradients are zero
-            break
         if dy is not None:
-            np.add(dh, dy[t], out=dh)  # (G6') total dh: output[t] also feeds the loss
-        da_n = np.multiply(dh, F_n[t], out=dA[t, :, 2 * H:])  # (G6') (G5') da_n
-        np.multiply(dh, F_z[t], out=dA[t, :, H:2 * H])  # (G6') (G4') da_z
-        np.multiply(da_n, F_r[t], out=dA[t, :, :H])  # (G5') (G3') da_r
-        dC[t, :, :2 * H] = dA[t, :, :2 * H]  # (G3') (G4') dc_r = da_r, dc_z = da_z
-        np.multiply(da_n, r[t], out=dC[t, :, 2 * H:])  # (G5') dc_n = da_n ⊙ r
-        np.matmul(dC[t], weight_hh, out=tmp)  # (G2') what (G2) sends back to h_{t-1} ...
-        np.multiply(dh, z[t], out=dh)  # (G6') ... plus the direct carry dh ⊙ z
-        np.add(dh, tmp, out=dh)  # (G2')
+            dh = dh + dy[t]  # (G6') total dh: output[t] also feeds the loss
+        dA[t], dC[t], dh_direct = gru_gates_backward(dh, h[t], gates[t], c_n[t])  # (G6')–(G3')
+        dh = dh_direct + dC[t] @ weight_hh  # (G2') through C_t = h_{t-1} W_hhᵀ + b_hh
     dC2 = dC.reshape(-1, 3 * H)
     dW_hh = dC2.T @ h[:-1].reshape(-1, H)  # (G2') Σ_t dC_tᵀ h_{t-1}, one GEMM
     return dA, dh, dW_hh, dC2.sum(axis=0)  # (G2') db_hh = Σ_t Σ_b dC_t
 
 
 def gru_forward(x, h0, params):
-    """Vectorised forward: (G1) for all steps in one GEMM, then :func:`gru_recurrence`.
+    """The plain vectorised forward: (G1) for all steps in one GEMM, then :func:`gru_recurrence`.
 
     Same contract as :func:`gru_forward_loop`.
     """
@@ -236,7 +205,7 @@ def gru_forward(x, h0, params):
 
 
 def gru_backward(dy, dh_n, cache):
-    """Vectorised backward: the recurrence step by step, then (G1') as single GEMMs.
+    """The plain vectorised backward: :func:`gru_recurrence_backward`, then (G1') as single GEMMs.
 
     Same contract as :func:`gru_backward_loop`; ``x`` in the cache may be a broadcast view (then
     ``dx`` is ``(B, D)``, every step's share summed, as :func:`npae.recurrent.input_projection_backward`).
@@ -249,6 +218,7 @@ def gru_backward(dy, dh_n, cache):
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
              "bias_ih": db_ih if has_bias else None, "bias_hh": db_hh if has_bias else None}  # (G1') (G2')
     return dx, dh0, grads
+
 
 
 # ---------------------------------------------------------------------------- the layer
@@ -272,14 +242,17 @@ class GRU(RecurrentLayer):
     ``(T, D)``; ``hx (num_layers·num_directions, B, H)``.  Returns ``output (T, B, num_directions·H)``
     (same layout as ``x``) and ``h_n``.  ``backward(grad_output, grad_h_n=None)`` as :class:`npae.RNN`.
 
-    ``impl="loop"`` runs the plain per-step functions; the default runs the vectorised ones.
+    ``impl``: ``"fast"`` (the default) runs ``npae/fast/gru.py``, ``"vectorized"`` the plain
+    vectorised functions above, ``"loop"`` the per-step loop.
     """
 
     n_gates = 3
     n_states = 1
 
     def _functions(self):
-        fwd, bwd = (gru_forward, gru_backward) if self.impl == "vectorized" else (gru_forward_loop, gru_backward_loop)
+        fwd, bwd = {"fast": (fast.gru_forward_fast, fast.gru_backward_fast),  # looked up per call
+                    "vectorized": (gru_forward, gru_backward),
+                    "loop": (gru_forward_loop, gru_backward_loop)}[self.impl]
 
         def forward(x, states, params):
             y, h_n, cache = fwd(x, states[0], params)

@@ -1,4 +1,4 @@
-"""LSTM: per-step functions, vectorised functions, and the layer class.
+"""LSTM: the one-step functions, the per-step loop, the plain vectorised functions, the layer.
 
 Forward, for t = 1 … T (gate rows in torch's order i, f, g, o; each block is H wide)::
 
@@ -23,15 +23,20 @@ from (6) at step t+1::
 
 The cache keeps the *activated* gates ``(T, B, 4H)``, ``h`` and ``c`` as ``(T+1, B, H)`` arrays
 with the initial state at index 0, and ``tanh(c_t)``: every derivative is taken from an output.
+
+Three rungs, each the same numbers (``tests/test_layers.py``, ``tests/test_fast_paths.py``):
+one step (:func:`lstm_cell_forward`), the per-step loop (:func:`lstm_forward_loop`), and the plain
+vectorised version (:func:`lstm_forward`): (P) for all steps as one GEMM, a loop over the
+recurrent product h_{t-1} W_hhᵀ only, and one GEMM per weight gradient after the backward loop.
+The layer runs the tuned kernel of ``npae/fast/lstm.py`` by default (``impl="fast"``), which
+computes the same thing faster; skip it on a first reading.
 """
 
 import numpy as np
 
+from .fast import lstm as fast
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .recurrent import (RecurrentLayer, batch_major, buffer, feature_major,
-                        input_projection_backward, input_projection_fm, is_broadcast,
-                        one_step_buffer, quiet_steps, stop_if_underflowed, sum_over_steps,
-                        underflow_threshold)
+from .recurrent import RecurrentLayer, input_projection, input_projection_backward
 
 
 def _split(A, H):
@@ -41,14 +46,10 @@ def _split(A, H):
 # ---------------------------------------------------------------------------- one step
 
 
-def lstm_cell_forward(x_t, h_prev, c_prev, params):
-    """One step, (1)–(7): ``x_t (B, D)``, ``h_prev, c_prev (B, H)`` →
+def lstm_gates(A, c_prev):
+    """(2)–(7) from one step's pre-activations ``A (B, 4H)`` and ``c_prev (B, H)`` →
     ``h_t, c_t (B, H)`` and the step's cache ``(i, f, g, o, tanh(c_t))``."""
-    H = h_prev.shape[-1]
-    A = x_t @ params["weight_ih"].T + h_prev @ params["weight_hh"].T  # (1)
-    if params["bias_ih"] is not None:
-        A += params["bias_ih"] + params["bias_hh"]  # (1)
-    a_i, a_f, a_g, a_o = _split(A, H)
+    a_i, a_f, a_g, a_o = _split(A, c_prev.shape[-1])
     i = sigmoid(a_i)  # (2)
     f = sigmoid(a_f)  # (3)
     g = tanh(a_g)  # (4)
@@ -59,9 +60,18 @@ def lstm_cell_forward(x_t, h_prev, c_prev, params):
     return h_t, c_t, (i, f, g, o, tc)
 
 
-def lstm_cell_backward(dh_t, dc_t, x_t, h_prev, c_prev, step_cache, params):
-    """One step back: total ``dh_t``, ``dc_t`` → ``dx_t``, ``dh_prev``, ``dc_prev`` and this step's
-    parameter gradients ``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}``."""
+def lstm_cell_forward(x_t, h_prev, c_prev, params):
+    """One step, (1)–(7): ``x_t (B, D)``, ``h_prev, c_prev (B, H)`` →
+    ``h_t, c_t (B, H)`` and the step's cache ``(i, f, g, o, tanh(c_t))``."""
+    A = x_t @ params["weight_ih"].T + h_prev @ params["weight_hh"].T  # (1)
+    if params["bias_ih"] is not None:
+        A += params["bias_ih"] + params["bias_hh"]  # (1)
+    return lstm_gates(A, c_prev)  # (2)–(7)
+
+
+def lstm_gates_backward(dh_t, dc_t, c_prev, step_cache):
+    """(7')–(2') for one step: the total ``dh_t``, ``dc_t`` → the pre-activation gradient
+    ``dA (B, 4H)`` and ``dc_prev``, the cell carry to step t-1."""
     i, f, g, o, tc = step_cache
     do = dh_t * tc  # (7')
     dc = dc_t + dh_t * o * tanh_grad_from_output(tc)  # (7')
@@ -75,6 +85,13 @@ def lstm_cell_backward(dh_t, dc_t, x_t, h_prev, c_prev, step_cache, params):
         dg * tanh_grad_from_output(g),  # (4')
         do * sigmoid_grad_from_output(o),  # (5')
     ], axis=-1)
+    return dA, dc_prev
+
+
+def lstm_cell_backward(dh_t, dc_t, x_t, h_prev, c_prev, step_cache, params):
+    """One step back: total ``dh_t``, ``dc_t`` → ``dx_t``, ``dh_prev``, ``dc_prev`` and this step's
+    parameter gradients ``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}``."""
+    dA, dc_prev = lstm_gates_backward(dh_t, dc_t, c_prev, step_cache)  # (7')–(2')
     dx_t = dA @ params["weight_ih"]  # (1')
     dh_prev = dA @ params["weight_hh"]  # (1')
     db = dA.sum(axis=0) if params["bias_ih"] is not None else None  # (1')
@@ -82,31 +99,32 @@ def lstm_cell_backward(dh_t, dc_t, x_t, h_prev, c_prev, step_cache, params):
     return dx_t, dh_prev, dc_prev, grads
 
 
-# ---------------------------------------------------------------------------- plain loops
+# ---------------------------------------------------------------------------- per-step loop
+
+
+def _storage(T, B, H, dtype):
+    """The cache's arrays: ``h, c (T+1, B, H)``, ``gates (T, B, 4H)``, ``tanh_c (T, B, H)``."""
+    return (np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype),
+            np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype))
 
 
 def lstm_forward_loop(x, h0, c0, params):
-    """The plain version: one :func:`lstm_cell_forward` per step.
+    """The per-step version: one :func:`lstm_cell_forward` per step.
 
     ``x (T, B, D)``, ``h0, c0 (B, H)`` → ``output (T, B, H)``, ``(h_n, c_n)``, ``cache``.
     """
     T, B, _ = x.shape
-    H = h0.shape[-1]
-    h = np.empty((T + 1, B, H), dtype=h0.dtype)
-    c = np.empty_like(h)
-    gates = np.empty((T, B, 4 * H), dtype=h0.dtype)
-    tanh_c = np.empty((T, B, H), dtype=h0.dtype)
+    h, c, gates, tanh_c = _storage(T, B, h0.shape[-1], h0.dtype)
     h[0], c[0] = h0, c0
     for t in range(T):
-        h[t + 1], c[t + 1], (i, f, g, o, tc) = lstm_cell_forward(x[t], h[t], c[t], params)
-        gates[t] = np.concatenate([i, f, g, o], axis=-1)
-        tanh_c[t] = tc
+        h[t + 1], c[t + 1], step = lstm_cell_forward(x[t], h[t], c[t], params)
+        gates[t], tanh_c[t] = np.concatenate(step[:4], axis=-1), step[4]
     cache = {"x": x, "h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "params": params}
     return h[1:], (h[T], c[T]), cache
 
 
 def lstm_backward_loop(dy, dh_n, dc_n, cache):
-    """The plain version of the backward: one :func:`lstm_cell_backward` per step, newest first.
+    """The per-step version of the backward: one :func:`lstm_cell_backward` per step, newest first.
 
     ``dy (T, B, H)``, ``dh_n``, ``dc_n (B, H)`` (each may be ``None``) →
     ``dx (T, B, D)``, ``(dh0, dc0)``, ``grads``.
@@ -129,298 +147,81 @@ def lstm_backward_loop(dy, dh_n, dc_n, cache):
     return dx, (dh, dc), grads
 
 
-# ---------------------------------------------------------------------------- vectorised
+# ---------------------------------------------------------------------------- plain vectorised
 #
-# The same computation, tuned (docs/performance.md has what each change measured).  Nothing that
-# is not recurrent stays in the time loops, and the loops allocate nothing.  The arrays are
-# *feature-major* (npae/recurrent.py): step t's gates are one contiguous (4H, B) block, A_tᵀ,
-# whose gate blocks (H, B) are contiguous too, and one ``exp`` activates all four (lstm_scan).
-#
-# The input half of (1) is folded into the step's one matrix product when the inputs differ from
-# step to step: the state array carries, under the H rows of h_{t-1}, the D rows of x_t and a row
-# of ones, and the weight is [W_hh | W_ih | b_ih + b_hh], so
-#
-#     A_tᵀ = [W_hh | W_ih | b] [h_{t-1}; x_t; 1]                  (1), one GEMM per step
-#
-# and the backward's GEMMs over the steps, Σ_t dA_tᵀ [h_{t-1}; x_t; 1]ᵀ = [dW_hh | dW_ih | db],
-# give all three weight gradients (1'), (P').  No (T, B, 4H) projection is ever stored.  When the
-# input is the same at every step (the autoencoder's decoder), (P) is computed once instead and
-# added, broadcast, at every step.  A forward step is 11 NumPy calls (12 with that add), a
-# backward step 6 (7 with an upstream dy) — calls, not operators: ``np.add(a, b, out=a)`` costs
-# about 0.4 µs less than ``a += b``.  The public functions take and return the glossary's
-# (T, B, ·) layout: what they return are transposed views of the feature-major storage, which
-# ``feature_major`` recovers without a copy.
-
-
-def lstm_scan(xwT, zT, cT, gT, tcT, weight):
-    """(1)–(7) for every step, in place, feature-major.
-
-    ``zT (T+1, H+E, B)``: rows ``:H`` of ``zT[0]`` hold h_0 and receive h_t at ``zT[t]``; the E
-    rows below (``x_t`` and a row of ones, filled by the caller; E = 0 for none) are multiplied by
-    the extra columns of ``weight (4H, H+E)`` = ``[W_hh | W_ih | b]``.  ``xwT (T, 4H, B)``, if not
-    ``None``, is added at every step (a broadcast view is fine).  ``cT (T+1, H, B)`` holds c_0 and
-    receives c_t; ``gT (T, 4H, B)`` receives the activated gates (rows i, f, g, o), ``tcT (T, H, B)``
-    tanh(c_t).
-
-    All four gates come from one ``exp`` over the whole (4H, B) block.  The rows of the weights
-    (and of ``xwT``) are scaled first by ``s = -1`` for i, f, o and ``s = -2`` for g — exact in
-    binary floating point — so that the step's product is ``s ⊙ A_t`` and
-
-        σ(a) = 1 / (1 + e^{-a})                    rows i, f, o: the sigmoid of functional.py
-        tanh(a) = 2 σ(2a) - 1 = 2 / (1 + e^{-2a}) - 1   rows g
-
-    which saves a separate ``tanh`` and four calls per step (measured: 10–15 % of the forward
-    loop).  ``tanh`` computed this way is exact to a few ulps of 1 (absolute), not relative: for
-    |g| ≪ 1 its relative error grows as 1e-16/|g| (float64), which moves c_t by one ulp of i·g at
-    most.  For a ≪ 0, e^{-a} rounds to inf and σ to 0, the right answer (no warning: errstate).
-    """
-    H = cT.shape[1]
-    s = np.full((4 * H, 1), -1, dtype=gT.dtype)
-    s[2 * H:3 * H] = -2
-    weight = weight * s  # a scaled copy; the caller's weight is untouched
-    if xwT is not None:
-        xwT = np.broadcast_to(xwT[0] * s, xwT.shape) if xwT.strides[0] == 0 else xwT * s
-    ig = np.empty_like(cT[0])
-    with np.errstate(over="ignore"):
-        for t in range(gT.shape[0]):
-            A = np.matmul(weight, zT[t], out=gT[t])  # (1) s ⊙ (W_hh h_{t-1} [+ W_ih x_t + b])
-            if xwT is not None:
-                np.add(A, xwT[t], out=A)  # (1) + s ⊙ the input half, projected before the loop
-            np.exp(A, out=A)
-            np.add(A, 1, out=A)
-            np.divide(1, A, out=A)  # (2) i, (3) f, (5) o = σ(a); rows g: σ(2 a_g)
-            i, f, g, o = A[:H], A[H:2 * H], A[2 * H:3 * H], A[3 * H:]
-            np.multiply(g, 2, out=g)
-            np.subtract(g, 1, out=g)  # (4) g = tanh(a_g) = 2σ(2a_g) - 1
-            c = cT[t + 1]
-            np.multiply(f, cT[t], out=c)  # (6) f ⊙ c_{t-1} ...
-            np.multiply(i, g, out=ig)
-            np.add(c, ig, out=c)  # (6) ... + i ⊙ g
-            np.tanh(c, out=tcT[t])
-            np.multiply(o, tcT[t], out=zT[t + 1, :H])  # (7)
-
-
-def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
-    """Backward through :func:`lstm_scan`, in place, feature-major.
-
-    ``dyT (T, H, B)`` or ``None``; ``dhT, dcT (H, B)`` hold dh_n, dc_n on entry (zeros for none)
-    and dh_0, dc_0 on return; ``dAT (T, 4H, B)`` receives the gate pre-activation gradients;
-    ``K (T, H, B)`` is scratch (allocated when ``None``).
-
-    Only dh and dc are carried from step to step, and each gate's gradient is one of them times a
-    factor that does not depend on them: ``da_i = dc ⊙ [g ⊙ i(1-i)]``, ``da_f = dc ⊙ [c_{t-1} ⊙
-    f(1-f)]``, ``da_g = dc ⊙ [i ⊙ (1-g²)]``, ``da_o = dh ⊙ [tanh(c_t) ⊙ o(1-o)]``.  The factors in
-    brackets are computed for all steps before the loop, into ``dAT`` itself.
-
-    Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
-    loop stops and the earlier steps get exactly zero (checked every few steps; why:
-    npae/recurrent.py, "underflow").  With ``dyT`` the same holds where all of the remaining
-    steps' dy is below that size too (:func:`npae.recurrent.quiet_steps`: a stacked layer).
-    """
-    T, H, B = tcT.shape
-    K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
-    c_prevT = cT[:-1]
-    n = max(1, (1 << 18) // gT[0].size)  # steps per block: bounded temporaries
-    for s in range(0, T, n):
-        _gate_factors(gT[s:s + n], c_prevT[s:s + n], tcT[s:s + n], dAT[s:s + n], K[s:s + n])
-    dA_ifg = dAT[:, :3 * H].reshape(T, 3, H, B)  # rows i, f, g: all three multiply dc
-    dA_o, f = dAT[:, 3 * H:], gT[:, H:2 * H]
-    tmp = np.empty_like(dhT)
-    W_hhT = weight_hh.T
-    flush = underflow_threshold(dhT.dtype)  # see npae/recurrent.py
-    quiet = quiet_steps(dyT, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
-    for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
-        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dAT[:t + 1], dhT, dcT):
-            return  # nothing reaches steps t … 0 any more: their dA, dh_0 and dc_0 are zero
-        if dyT is not None:
-            np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss
-        np.multiply(dhT, K[t], out=tmp)
-        np.add(dcT, tmp, out=dcT)  # (7') dc_t += dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
-        np.multiply(dA_ifg[t], dcT, out=dA_ifg[t])  # (6') then (2')–(4'): da_i, da_f, da_g = dc ⊙ factors
-        np.multiply(dA_o[t], dhT, out=dA_o[t])  # (7') then (5'): da_o = dh ⊙ tanh(c_t) ⊙ o(1-o)
-        np.multiply(dcT, f[t], out=dcT)  # (6') dc_{t-1} = dc_t ⊙ f_t
-        np.matmul(W_hhT, dAT[t], out=dhT)  # (1') dh_{t-1} = W_hhᵀ dA_t
-
-
-def _gate_factors(gT, c_prevT, tcT, dAT, K):
-    """The dh/dc-free factors of (2')–(7') for a block of steps (see :func:`lstm_scan_backward`)."""
-    H = tcT.shape[1]
-    i, f, g, o = gT[:, :H], gT[:, H:2 * H], gT[:, 2 * H:3 * H], gT[:, 3 * H:]
-    np.multiply(g, sigmoid_grad_from_output(i), out=dAT[:, :H])  # (6') di = dc ⊙ g, (2')
-    np.multiply(c_prevT, sigmoid_grad_from_output(f), out=dAT[:, H:2 * H])  # (6') df = dc ⊙ c_{t-1}, (3')
-    np.multiply(i, tanh_grad_from_output(g), out=dAT[:, 2 * H:3 * H])  # (6') dg = dc ⊙ i, (4')
-    np.multiply(tcT, sigmoid_grad_from_output(o), out=dAT[:, 3 * H:])  # (7') do = dh ⊙ tanh(c_t), (5')
-    np.multiply(o, tanh_grad_from_output(tcT), out=K)  # (7') dc_t += dh ⊙ o ⊙ (1 - tanh²(c_t))
-
-
-def lstm_forward_fm(x, h0, c0, params, work=None, keep=True):
-    """(P) and :func:`lstm_scan` for ``x (T, B, D)``: the feature-major storage of one pass.
-
-    ``x`` may be a broadcast view, the same input at every step (then (P) runs once and is added
-    at every step); otherwise the inputs are folded into the step's GEMM.  Returns a dict: ``zT``
-    (state rows ``:H``, then any input rows), ``cT``, ``gT``, ``tcT`` as in :func:`lstm_scan`,
-    ``folded``, ``x`` and ``H``.  ``work``: a dict whose arrays are reused as that storage (see
-    :func:`npae.recurrent.buffer`).
-
-    ``keep=False`` (inference: no backward will follow) keeps only ``h``: the gates, c_t and
-    tanh(c_t) of every step are written into one step-sized buffer each (a view with a zero
-    stride on T), which stays in cache; ``gT``, ``cT``, ``tcT`` then hold the last step only.
-    """
-    T, B, D = x.shape
-    H = h0.shape[-1]
-    W_hh, W_ih, b_ih = params["weight_hh"], params["weight_ih"], params["bias_ih"]
-    dtype = h0.dtype
-    folded = not is_broadcast(x)
-    if folded:  # (1) with the weight [W_hh | W_ih | b] and the state rows [h_{t-1}; x_t; 1]
-        zT = buffer(work, "zT", (T + 1, H + D + (b_ih is not None), B), dtype)
-        zT[:T, H:H + D] = np.swapaxes(x, 1, 2)  # (row T's inputs are never used)
-        columns = [W_hh, W_ih]
-        if b_ih is not None:
-            zT[:T, H + D] = 1
-            columns.append((b_ih + params["bias_hh"])[:, None])
-        weight, xwT = np.concatenate(columns, axis=1), None
-    else:  # (P) once: the decoder's input is the same at every step
-        zT = buffer(work, "zT", (T + 1, H, B), dtype)
-        weight, xwT = W_hh, input_projection_fm(x, W_ih, b_ih, params["bias_hh"])
-    if keep:
-        cT = buffer(work, "cT", (T + 1, H, B), dtype)
-        gT = buffer(work, "gT", (T, 4 * H, B), dtype)
-        tcT = buffer(work, "tcT", (T, H, B), dtype)
-    else:  # every step writes the same memory: c_t over c_{t-1} is safe, elementwise, in place
-        cT = one_step_buffer(work, "c1", (H, B), T + 1, dtype)
-        gT = one_step_buffer(work, "g1", (4 * H, B), T, dtype)
-        tcT = one_step_buffer(work, "tc1", (H, B), T, dtype)
-    zT[0, :H], cT[0] = h0.T, c0.T
-    lstm_scan(xwT, zT, cT, gT, tcT, weight)
-    return {"zT": zT, "cT": cT, "gT": gT, "tcT": tcT, "folded": folded, "x": x, "H": H}
-
-
-def lstm_backward_fm(dy, dh_n, dc_n, fm, params, need_dx=True, work=None, chunk=1 << 20):
-    """Backward of :func:`lstm_forward_fm`: ``dy (T, B, H)``, ``dh_n``, ``dc_n (B, H)`` (each may be
-    ``None``) → ``dx (T, B, D)`` (``(B, D)`` for a broadcast input: every step's share summed),
-    ``dh0``, ``dc0 (B, H)`` and ``{"weight_ih", "weight_hh", "bias"}`` (``bias``: the gradient of
-    each of the two biases, ``None`` without biases).  The caller's arrays are never written;
-    ``work`` as in :func:`lstm_forward_fm` (for ``dA`` and scratch).
-
-    Back through time a block of steps at a time (about ``chunk`` elements of dA): the block's
-    :func:`lstm_scan_backward`, then its share of the weight-gradient GEMMs.  So dA is never
-    stored for all T steps (4·T·B·H floats less at the peak) and a block is still in cache when
-    its GEMMs read it.
-    """
-    zT, gT, cT, tcT, H, x = fm["zT"], fm["gT"], fm["cT"], fm["tcT"], fm["H"], fm["x"]
-    W_hh, W_ih = params["weight_hh"], params["weight_ih"]
-    T, D, B = gT.shape[0], x.shape[-1], zT.shape[2]
-    dtype = gT.dtype
-    dhT = np.zeros((H, B), dtype) if dh_n is None else dh_n.T.copy()  # (1') h_n = h_T: enters at T
-    dcT = np.zeros((H, B), dtype) if dc_n is None else dc_n.T.copy()  # (6') c_n = c_T: enters at T
-    dyT = None if dy is None else feature_major(dy)
-    folded, broadcast = fm["folded"], is_broadcast(x)
-    xT = None if folded or broadcast else feature_major(x)  # a plain input (a loop's cache)
-    n = min(T, max(1, chunk // gT[0].size))
-    dA, K = buffer(work, "dA", (n, 4 * H, B), dtype), buffer(work, "K", (n, H, B), dtype)
-    dx = np.empty((T, B, D), dtype) if need_dx and not broadcast else None
-    dW = dW_ih = db = dA_sum = None
-    for e in range(T, 0, -n):  # blocks of steps, newest first
-        s = max(0, e - n)
-        dAb, Kb = dA[:e - s], K[:e - s]
-        lstm_scan_backward(None if dyT is None else dyT[s:e], dhT, dcT, cT[s:e + 1], gT[s:e],
-                           tcT[s:e], W_hh, dAb, Kb)
-        # folded: (1') and (P') in one GEMM, Σ_t dA_tᵀ [h_{t-1}; x_t; 1]ᵀ = [dW_hh | dW_ih | db];
-        # otherwise (1') Σ_t dA_tᵀ h_{t-1}
-        dW = _add(dW, sum_over_steps(dAb, zT[s:e] if folded else zT[s:e, :H]))
-        if dx is not None:
-            dx[s:e] = np.matmul(batch_major(dAb), W_ih)  # (P') dx_t = dA_t W_ih
-        if broadcast:
-            dA_sum = _add(dA_sum, dAb.sum(axis=0))  # the one input's gradients collect Σ_t dA_t
-        elif not folded:
-            dW_ih = _add(dW_ih, sum_over_steps(dAb, xT[s:e]))  # (P') Σ_t dA_tᵀ x_t
-            db = _add(db, dAb.sum(axis=(0, 2)))  # (P') Σ_t Σ_b dA_t
-    if folded:
-        return dx, dhT.T, dcT.T, {"weight_hh": dW[:, :H], "weight_ih": dW[:, H:H + D],
-                                  "bias": dW[:, H + D] if dW.shape[1] > H + D else None}
-    if broadcast:  # (P') from Σ_t dA_t: dx (B, D), dW_ih, db
-        dx, dW_ih, db = input_projection_backward(batch_major(dA_sum), x[0], W_ih, need_dx)
-    return dx, dhT.T, dcT.T, {"weight_hh": dW, "weight_ih": dW_ih, "bias": db}
-
-
-def _add(total, part):
-    """``total + part`` in place (``part`` itself the first time)."""
-    return part if total is None else np.add(total, part, out=total)
-
-
-def lstm_state_views(fm):
-    """The glossary's views of the storage: ``h, c (T+1, B, H)``, ``gates (T, B, 4H)``, ``tanh_c``."""
-    H = fm["H"]
-    return (batch_major(fm["zT"][:, :H]), batch_major(fm["cT"]), batch_major(fm["gT"]),
-            batch_major(fm["tcT"]))
+# Nothing of (P) is recurrent, so the input half of (1) for all steps is one GEMM before the loop
+# (npae/recurrent.py); the loop keeps only h_{t-1} W_hhᵀ and the gates; after the backward loop,
+# every weight gradient is one GEMM over the joint (t, b) axis.
 
 
 def lstm_recurrence(xw, h0, c0, weight_hh):
     """The truly recurrent part — (1) the pre-activations, the gates (2) i, (3) f, (4) g, (5) o,
-    (6) c_t and (7) h_t — for every step, given the projected inputs ``xw (T, B, 4H)``.
+    (6) c_t and (7) h_t — for every step, given the projected inputs ``xw (T, B, 4H)`` of (P).
 
     ``xw`` may be a broadcast view (the autoencoder's decoder sees one vector at every step).
     Returns ``h, c (T+1, B, H)`` (initial state at index 0), the activated ``gates (T, B, 4H)``
-    and ``tanh_c (T, B, H)`` — transposed views of feature-major storage (see above); the time
-    loop itself is :func:`lstm_scan`.
+    and ``tanh_c (T, B, H)``.
     """
     T = xw.shape[0]
     B, H = h0.shape
-    dtype = h0.dtype
-    zT, cT = np.empty((T + 1, H, B), dtype=dtype), np.empty((T + 1, H, B), dtype=dtype)
-    gT, tcT = np.empty((T, 4 * H, B), dtype=dtype), np.empty((T, H, B), dtype=dtype)
-    zT[0], cT[0] = h0.T, c0.T
-    lstm_scan(feature_major(xw), zT, cT, gT, tcT, weight_hh)
-    return batch_major(zT), batch_major(cT), batch_major(gT), batch_major(tcT)
+    h, c, gates, tanh_c = _storage(T, B, H, h0.dtype)
+    h[0], c[0] = h0, c0
+    for t in range(T):
+        A = xw[t] + h[t] @ weight_hh.T  # (1): the input half from (P), plus the recurrent half
+        h[t + 1], c[t + 1], step = lstm_gates(A, c[t])  # (2)–(7)
+        gates[t], tanh_c[t] = np.concatenate(step[:4], axis=-1), step[4]
+    return h, c, gates, tanh_c
 
 
 def lstm_recurrence_backward(dy, dh_n, dc_n, h, c, gates, tanh_c, weight_hh):
     """Backward through :func:`lstm_recurrence`: (7') through h_t, (6') through c_t and its carry,
-    (2') (3') (4') (5') through the gates, (1') back to h_{t-1}, and dW_hh.
+    (2') (3') (4') (5') through the gates, (1') back to h_{t-1}, and dW_hh after the loop.
 
     ``dy (T, B, H)``, ``dh_n``, ``dc_n (B, H)`` (each may be ``None``) →
     ``dA (T, B, 4H)`` (gate pre-activation gradients), ``dh0``, ``dc0 (B, H)``, ``dW_hh (4H, H)``.
-    The time loop itself is :func:`lstm_scan_backward`.
     """
-    H, B = h.shape[-1], h.shape[1]
-    dhT = np.zeros((H, B), h.dtype) if dh_n is None else dh_n.T.copy()  # (1') h_n = h_T: enters at T
-    dcT = np.zeros((H, B), h.dtype) if dc_n is None else dc_n.T.copy()  # (6') c_n = c_T: enters at T
-    gT = feature_major(gates)  # free for the views lstm_recurrence returns
-    dAT = np.empty_like(gT)
-    lstm_scan_backward(None if dy is None else feature_major(dy), dhT, dcT, feature_major(c), gT,
-                       feature_major(tanh_c), weight_hh, dAT)
-    dW_hh = sum_over_steps(dAT, feature_major(h)[:-1])  # (1') Σ_t dA_tᵀ h_{t-1}: GEMMs over all steps
-    return batch_major(dAT), dhT.T, dcT.T, dW_hh
+    T, B, H = tanh_c.shape
+    dA = np.empty_like(gates)
+    dh = np.zeros((B, H), h.dtype) if dh_n is None else dh_n.copy()  # (1') h_n = h_T: enters at T
+    dc = np.zeros((B, H), h.dtype) if dc_n is None else dc_n.copy()  # (6') c_n = c_T: enters at T
+    for t in range(T - 1, -1, -1):
+        if dy is not None:
+            dh = dh + dy[t]  # (1') total dh: output[t] also feeds the loss
+        step_cache = _split(gates[t], H) + (tanh_c[t],)
+        dA[t], dc = lstm_gates_backward(dh, dc, c[t], step_cache)  # (7')–(2')
+        dh = dA[t] @ weight_hh  # (1') dh_{t-1} = dA_t W_hh
+    dW_hh = dA.reshape(-1, 4 * H).T @ h[:-1].reshape(-1, H)  # (1') Σ_t dA_tᵀ h_{t-1}: one GEMM
+    return dA, dh, dc, dW_hh
 
 
 def lstm_forward(x, h0, c0, params):
-    """Vectorised forward: :func:`lstm_forward_fm`, (P) folded into each step's one GEMM.
+    """The plain vectorised forward: (P) for all steps in one GEMM, then :func:`lstm_recurrence`.
 
-    Same contract as :func:`lstm_forward_loop` (the arrays in the cache are views).
+    Same contract as :func:`lstm_forward_loop`.
     """
-    fm = lstm_forward_fm(x, h0, c0, params)
-    h, c, gates, tanh_c = lstm_state_views(fm)
-    cache = {"x": x, "h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "params": params, "fm": fm}
+    xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
+    h, c, gates, tanh_c = lstm_recurrence(xw, h0, c0, params["weight_hh"])  # (1)–(7)
+    cache = {"x": x, "h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "params": params}
     return h[1:], (h[-1], c[-1]), cache
 
 
 def lstm_backward(dy, dh_n, dc_n, cache):
-    """Vectorised backward: :func:`lstm_backward_fm`, the weight gradients as GEMMs over all steps.
+    """The plain vectorised backward: :func:`lstm_recurrence_backward`, then (P') as single GEMMs.
 
-    Same contract as :func:`lstm_backward_loop`; also takes a cache made by the loop.
+    Same contract as :func:`lstm_backward_loop`; ``x`` in the cache may be a broadcast view (then
+    ``dx`` is ``(B, D)``, every step's share summed, as
+    :func:`npae.recurrent.input_projection_backward`).
     """
     params = cache["params"]
-    fm = cache.get("fm")
-    if fm is None:  # a cache of lstm_forward_loop: the same numbers, batch-major
-        fm = {"zT": feature_major(cache["h"]), "cT": feature_major(cache["c"]),
-              "gT": feature_major(cache["gates"]), "tcT": feature_major(cache["tanh_c"]),
-              "folded": False, "x": cache["x"], "H": cache["h"].shape[-1]}
-    dx, dh0, dc0, g = lstm_backward_fm(dy, dh_n, dc_n, fm, params)
+    dA, dh0, dc0, dW_hh = lstm_recurrence_backward(dy, dh_n, dc_n, cache["h"], cache["c"],
+                                                   cache["gates"], cache["tanh_c"],
+                                                   params["weight_hh"])  # (7')–(1')
+    dx, dW_ih, db = input_projection_backward(dA, cache["x"], params["weight_ih"])  # (P')
     has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": g["weight_ih"], "weight_hh": g["weight_hh"],
-             "bias_ih": g["bias"] if has_bias else None,
-             "bias_hh": g["bias"].copy() if has_bias else None}  # (P') the same for both biases
+    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
+             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
     return dx, (dh0, dc0), grads
+
 
 
 # ---------------------------------------------------------------------------- the layer
@@ -450,7 +251,8 @@ class LSTM(RecurrentLayer):
     them may be ``None``): accumulates every parameter's ``.grad`` and returns
     ``(grad_input, (grad_h0, grad_c0))``.
 
-    ``impl="loop"`` runs the plain per-step functions; the default runs the vectorised ones.
+    ``impl``: ``"fast"`` (the default) runs the tuned kernel of ``npae/fast/lstm.py``,
+    ``"vectorized"`` the plain vectorised functions above, ``"loop"`` the per-step loop.
     """
 
     n_gates = 4
@@ -458,12 +260,14 @@ class LSTM(RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, dtype=np.float32, seed=None,
-                 rng=None, impl="vectorized"):
+                 rng=None, impl="fast"):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype, seed=seed, rng=rng, impl=impl)
 
     def _functions(self):
-        fwd, bwd = (lstm_forward, lstm_backward) if self.impl == "vectorized" else (lstm_forward_loop, lstm_backward_loop)
+        fwd, bwd = {"fast": (fast.lstm_forward_fast, fast.lstm_backward_fast),  # looked up per call
+                    "vectorized": (lstm_forward, lstm_backward),
+                    "loop": (lstm_forward_loop, lstm_backward_loop)}[self.impl]
 
         def forward(x, states, params):
             return fwd(x, states[0], states[1], params)

@@ -1,4 +1,4 @@
-"""What the RNN, LSTM and GRU layers share: the input projection and the layer plumbing.
+"""What the RNN, LSTM and GRU layers share: the input projection (P) and the layer class.
 
 Glossary (used in every docstring of npae):
 
@@ -18,8 +18,6 @@ where ``dA (T, B, G)`` is the gradient of the gate pre-activations.  Both biases
 same gradient because they enter (P) as a plain sum.  (The GRU projects with ``b_ih`` only, its
 (G1): its ``b_hh`` sits partly inside the reset product, ``npae/gru.py``.)
 """
-
-import os
 
 import numpy as np
 
@@ -59,229 +57,36 @@ def input_projection_backward(dA, x, weight_ih, need_dx=True):
 
     ``dx`` is skipped (``None``) when ``need_dx`` is false.  For a broadcast ``x`` (the same input
     at every step, see :func:`input_projection`) every step's gradient lands on the one input:
-    ``dx (B, D)`` and ``dW_ih`` come from ``Σ_t dA_t``, one small GEMM each.  ``dA`` may be the
-    transposed view of feature-major storage that the LSTM's backward returns: the sums then run on
-    that storage, with no copy of ``dA``.
+    ``dx (B, D)`` and ``dW_ih`` come from ``Σ_t dA_t``, one small GEMM each.
     """
     G = dA.shape[-1]
     if is_broadcast(x):
         dA, x = dA.sum(axis=0), x[0]  # Σ_t dA_t, (B, G)
-    if dA.ndim == 3 and dA.strides[-1] != dA.itemsize and np.swapaxes(dA, -1, -2).flags.c_contiguous:
-        dAT = feature_major(dA)  # the storage itself
-        dW_ih = sum_over_steps(dAT, feature_major(x))
-        db = dAT.sum(axis=(0, 2))
-    else:
-        dA2 = dA.reshape(-1, G)
-        dW_ih = dA2.T @ x.reshape(-1, x.shape[-1])
-        db = dA2.sum(axis=0)
-    dx = dA @ weight_ih if need_dx else None
+    dA2 = dA.reshape(-1, G)
+    dW_ih = dA2.T @ x.reshape(-1, x.shape[-1])  # (P') Σ_t dA_tᵀ x_t: one GEMM over the (t, b) rows
+    db = dA2.sum(axis=0)  # (P') Σ_t Σ_b dA_t, both biases
+    dx = dA @ weight_ih if need_dx else None  # (P')
     return dx, dW_ih, db
 
 
-# ---------------------------------------------------------------------------- feature-major
-#
-# The tuned recurrences store the arrays of a step *feature-major*: the gate pre-activations of
-# step t as ``A_tᵀ (G, B)`` instead of ``A_t (B, G)``, the states as ``(H, B)``.  The numbers are
-# the same; what changes is that each gate's block ``(H, B)`` is one contiguous piece of memory,
-# so every NumPy call inside the time loop gets a contiguous array (for the small arrays of a
-# step, a call on a column slice of ``(B, 4H)`` costs about three times more).  The public
-# functions hand the glossary's ``(T, B, ·)`` layout
-# back as transposed *views* of that storage, and :func:`feature_major` turns such a view back
-# into the storage without a copy.
+# Names that lived here before the fast tier had its own package (npae/fast/): old imports keep
+# working, resolved on first use.
+_MOVED = {
+    "feature_major": "layout", "batch_major": "layout", "input_projection_fm": "layout",
+    "sum_over_steps": "layout", "UNDERFLOW_CHECK_EVERY": "underflow",
+    "underflow_threshold": "underflow", "quiet_steps": "underflow",
+    "stop_if_underflowed": "underflow", "buffer": "buffers", "one_step_buffer": "buffers",
+    "set_num_threads": "threads", "get_num_threads": "threads", "column_blocks": "threads",
+    "run_blocks": "threads",
+}
 
 
-def feature_major(a):
-    """``(…, B, F)`` → C-contiguous ``(…, F, B)``.  Free (a view) when ``a`` is a transposed view
-    of C-contiguous storage, as the vectorised functions return; a copy otherwise.  A broadcast
-    ``(T, B, F)`` (zero stride on T) stays one, over a single ``(F, B)``."""
-    if is_broadcast(a):
-        once = feature_major(a[0])
-        return np.broadcast_to(once, (a.shape[0],) + once.shape)
-    return np.ascontiguousarray(np.swapaxes(a, -1, -2))
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
 
-
-def batch_major(aT):
-    """The inverse view: ``(…, F, B)`` → ``(…, B, F)`` (no copy)."""
-    return np.swapaxes(aT, -1, -2)
-
-
-def input_projection_fm(x, weight_ih, bias_ih=None, bias_hh=None):
-    """(P), feature-major: ``x (T, B, D)`` → ``X_Wᵀ (T, G, B)``; ``x (B, D)`` → ``(G, B)``.
-    A broadcast ``x`` is projected once and the result broadcast."""
-    return feature_major(input_projection(x, weight_ih, bias_ih, bias_hh))
-
-
-def sum_over_steps(aT, bT, chunk=1 << 20):
-    """``Σ_t aT[t] bT[t]ᵀ`` for ``aT (T, G, B)``, ``bT (T, F, B)`` → ``(G, F)``: the weight
-    gradients (1'), (R1'), (P') as GEMMs over the joint (t, b) axis, a block of steps at a time.
-
-    Small steps (G·B < 16384): each block is copied to ``(G, steps·B)`` and ``(F, steps·B)`` and
-    multiplied once, a GEMM large enough to run at speed.  Large steps: one batched matmul per block
-    (a GEMM per step, no copy) and a sum over the block — measured 15 % faster at the mid and large
-    sizes, where the copies cost more than they save.  Blocks hold about ``chunk`` elements.
-    """
-    T, G, B = aT.shape
-    F = bT.shape[1]
-    out = None
-    if G * B < 16384:
-        n = max(1, chunk // max(1, G * B))
-        for s in range(0, T, n):
-            a = aT[s:s + n].transpose(1, 0, 2).reshape(G, -1)
-            b = bT[s:s + n].transpose(1, 0, 2).reshape(F, -1)
-            out = a @ b.T if out is None else np.add(out, a @ b.T, out=out)
-    else:
-        n = max(1, chunk // max(1, G * F))
-        for s in range(0, T, n):
-            p = np.matmul(aT[s:s + n], bT[s:s + n].swapaxes(1, 2)).sum(axis=0)
-            out = p if out is None else np.add(out, p, out=out)
-    return out
-
-
-# ---------------------------------------------------------------------------- underflow
-#
-# A layer whose only upstream gradient arrives at the last step (the autoencoder's encoder) sends
-# dh (and dc) back through T steps, each usually multiplying it by factors below one (the
-# vanishing gradient): over a long window it decays geometrically and, in float32, reaches the
-# *subnormal* range (below 1.2e-38).  x86 CPUs run every multiply or add that touches a
-# subnormal through a microcode assist, tens to hundreds of times slower: measured, the backward of one float32 training step at B 256, T 200,
-# H 128 took 3.05 s, against 0.91 s with the CPU told to flush subnormals to zero (the same
-# numbers otherwise).  NumPy cannot set that flag, so the tuned backward loops check the carried
-# gradient every few steps and, once all of it is below tiny/eps of its dtype (1e-31 in float32,
-# 1e-292 in float64), stop: the earlier steps' gradients are then exactly zero instead of
-# subnormal dust no float32 weight update can feel.  (The one case where this changes an answer:
-# if the remaining steps *amplified* the carry by ~1e25, an exploding gradient; training would
-# be in trouble anyway.)  The plain per-step loops never do this.
-
-
-UNDERFLOW_CHECK_EVERY = 8  # steps between checks: 4 reductions, about 1 % of a seed-size step
-
-
-def underflow_threshold(dtype) -> float:
-    """``tiny / eps`` of ``dtype``: float32 9.9e-32, float64 1.0e-292."""
-    info = np.finfo(dtype)
-    return float(info.tiny / info.eps)
-
-
-def quiet_steps(dy, threshold) -> int:
-    """How many leading steps of an upstream gradient ``dy (T, …)`` are all below ``threshold`` in
-    magnitude (``T`` for ``dy=None``).  A lower layer of a stacked encoder gets its ``dy`` from the
-    layer above, whose backward stopped at underflow: its early steps are zero.  Once the carry
-    has underflowed *and* every earlier step's ``dy`` is that small, nothing but dust reaches
-    those steps, so the loop may stop there too.  Scans from step 0 and stops at the first loud
-    step (for a loud ``dy``: one reduction)."""
-    if dy is None:
-        return 1 << 62  # every step: there is no upstream gradient at all
-    k = 0
-    while k < len(dy) and not (np.abs(dy[k]).max() >= threshold):
-        k += 1
-    return k
-
-
-def stop_if_underflowed(threshold, steps_done, rest, *carried) -> bool:
-    """The tuned backward loops' check (see above).  Every ``UNDERFLOW_CHECK_EVERY`` steps, if
-    every entry of every array in ``carried`` is below ``threshold`` in magnitude (NaN never is),
-    zero them and ``rest`` (the gradients of the steps not reached yet) and return True: the loop
-    is done.  ``threshold=None`` (an upstream gradient at every step): never."""
-    if threshold is None or steps_done % UNDERFLOW_CHECK_EVERY:
-        return False
-    if not all(a.max() < threshold and -a.min() < threshold for a in carried):
-        return False
-    for a in carried + (rest,):
-        a[...] = 0
-    return True
-
-
-# ---------------------------------------------------------------------------- buffers, threads
-
-
-def buffer(work, name, shape, dtype):
-    """``work[name]`` when it is an array of this shape and dtype, else a new ``np.empty`` that is
-    stored there for the next call; ``work=None`` always allocates.
-
-    Reusing the large per-pass arrays (caches, ``dA``) saves the page faults of fresh memory: at
-    the large benchmark size an LSTM autoencoder's step allocates ~0.5 GB, and first-touching it
-    costs about as much as computing it.
-    """
-    if work is None:
-        return np.empty(shape, dtype=dtype)
-    a = work.get(name)
-    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-        a = work[name] = np.empty(shape, dtype=dtype)
-    return a
-
-
-def one_step_buffer(work, name, shape, n, dtype):
-    """An ``(n,) + shape`` array whose n entries are one and the same ``shape`` buffer (a zero
-    stride): for a loop that writes step t's values and never reads an older step's again."""
-    a = buffer(work, name, shape, dtype)
-    return np.lib.stride_tricks.as_strided(a, (n,) + a.shape, (0,) + a.strides)
-
-
-_THREADS = {"n": int(os.environ.get("NPAE_NUM_THREADS", "1") or 1), "min_batch": 256}
-_POOL = {}
-
-
-def set_num_threads(n=1, min_batch=256):
-    """Split the autoencoders' work over ``n`` threads (default 1: off).
-
-    NumPy runs every elementwise call on one core, while BLAS can use all of them; most of an
-    LSTM step is elementwise.  With ``n > 1`` a training step splits a batch of at least
-    ``min_batch`` windows into ``n`` blocks whose forward and backward run in parallel threads
-    (each block's arrays contiguous; the weight gradients are summed), and ``reconstruct``
-    hands its batches to ``n`` threads.  BLAS is limited to one thread per call meanwhile
-    (through ``threadpoolctl`` when it is installed).  The numbers are the same up to the order
-    of the sums over the batch.  Also read once from the environment variable
-    ``NPAE_NUM_THREADS``.  See docs/performance.md for when it pays.
-    """
-    n, min_batch = int(n), int(min_batch)
-    if n < 1 or min_batch < 1:
-        raise ValueError(f"set_num_threads needs n ≥ 1 and min_batch ≥ 1, got {n} and {min_batch}")
-    _THREADS.update(n=n, min_batch=min_batch)
-
-
-def get_num_threads():
-    """The number of threads the autoencoders use (see :func:`set_num_threads`)."""
-    return _THREADS["n"]
-
-
-def column_blocks(B):
-    """The batch indices of each thread: ``[slice(0, B)]`` unless the batch is split."""
-    n = _THREADS["n"] if B >= _THREADS["min_batch"] else 1
-    n = min(n, B)
-    if n <= 1:
-        return [slice(0, B)]
-    edges = [B * k // n for k in range(n + 1)]
-    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-
-
-def run_blocks(fn, calls):
-    """``fn(*args)`` for every ``args`` in ``calls``: directly for one, else one thread each."""
-    if len(calls) == 1:
-        return [fn(*calls[0])]
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = _POOL.get(len(calls))
-    if pool is None:
-        pool = _POOL[len(calls)] = ThreadPoolExecutor(len(calls), thread_name_prefix="npae")
-    with _one_blas_thread():
-        futures = [pool.submit(fn, *args) for args in calls]
-        return [f.result() for f in futures]
-
-
-def _one_blas_thread():
-    """A context that limits BLAS to one thread (threadpoolctl), or does nothing without it."""
-    ctl = _POOL.get("controller")
-    if ctl is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            ctl = ThreadpoolController()
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            ctl = False
-        _POOL["controller"] = ctl
-    if ctl is False:  # pragma: no cover
-        import contextlib
-        return contextlib.nullcontext()
-    return ctl.limit(limits=1, user_api="blas")
+        return getattr(importlib.import_module(f"npae.fast.{_MOVED[name]}"), name)
+    raise AttributeError(f"module 'npae.recurrent' has no attribute {name!r}")
 
 
 class RecurrentLayer(Module):
@@ -304,11 +109,11 @@ class RecurrentLayer(Module):
 
     n_gates = 1
     n_states = 1
-    impls = ("vectorized", "loop")
+    impls = ("fast", "vectorized", "loop")
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, dtype=np.float32, seed=None,
-                 rng=None, impl="vectorized"):
+                 rng=None, impl="fast"):
         super().__init__()
         name = type(self).__name__
         if proj_size:

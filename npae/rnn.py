@@ -1,4 +1,4 @@
-"""Elman RNN: per-step functions, vectorised functions, and the layer class.
+"""Elman RNN: the one-step functions, the per-step loop, the plain vectorised functions, the layer.
 
 Forward, for t = 1 … T (``h_0`` is the initial state; φ is tanh or relu)::
 
@@ -16,14 +16,17 @@ Backward.  ``dh_t`` is the *total* gradient reaching ``h_t``: what the loss send
 ``h_n`` *is* ``output[T]``, so the gradient for ``h_n`` and the last row of the output gradient
 add up at step T.  The cache stores ``h`` as one array ``(T+1, B, H)`` with ``h[0] = h_0``, so
 ``h[t]`` is h_t and ``h[t-1]`` is its predecessor: no off-by-one.
+
+The layer runs ``npae/fast/rnn.py`` by default (``impl="fast"``): the same numbers, computed in
+place; skip it on a first reading.
 """
 
 import numpy as np
 
 from ._checks import check_choice
 from .functional import ACTIVATIONS
-from .recurrent import (RecurrentLayer, buffer, input_projection, input_projection_backward,
-                        quiet_steps, stop_if_underflowed, underflow_threshold)
+from .fast import rnn as fast
+from .recurrent import RecurrentLayer, input_projection, input_projection_backward
 
 # ---------------------------------------------------------------------------- one step
 
@@ -49,11 +52,11 @@ def rnn_cell_backward(dh_t, x_t, h_prev, h_t, params, nonlinearity="tanh"):
     return dx_t, dh_prev, grads
 
 
-# ---------------------------------------------------------------------------- plain loops
+# ---------------------------------------------------------------------------- per-step loop
 
 
 def rnn_forward_loop(x, h0, params, nonlinearity="tanh"):
-    """The plain version: one :func:`rnn_cell_forward` per step.
+    """The per-step version: one :func:`rnn_cell_forward` per step.
 
     ``x (T, B, D)``, ``h0 (B, H)`` → ``output (T, B, H)``, ``h_n (B, H)``, ``cache``.
     """
@@ -67,7 +70,7 @@ def rnn_forward_loop(x, h0, params, nonlinearity="tanh"):
 
 
 def rnn_backward_loop(dy, dh_n, cache):
-    """The plain version of the backward: one :func:`rnn_cell_backward` per step, newest first.
+    """The per-step version of the backward: one :func:`rnn_cell_backward` per step, newest first.
 
     ``dy (T, B, H)`` (or ``None``) and ``dh_n (B, H)`` (or ``None``) →
     ``dx (T, B, D)``, ``dh0 (B, H)``, ``grads`` (dict of arrays, torch's shapes).
@@ -87,84 +90,57 @@ def rnn_backward_loop(dy, dh_n, cache):
     return dx, dh, grads
 
 
-# ---------------------------------------------------------------------------- vectorised
+# ---------------------------------------------------------------------------- plain vectorised
+#
+# Nothing of (P) is recurrent, so the input half of (R1) for all steps is one GEMM before the loop
+# (npae/recurrent.py); the loop keeps only h_{t-1} W_hhᵀ and φ; after the backward loop, every
+# weight gradient is one GEMM over the joint (t, b) axis.
 
 
-def rnn_recurrence(xw, h0, weight_hh, nonlinearity="tanh", work=None):
-    """The truly recurrent part of (R1)–(R2), given the projected inputs ``xw (T, B, H)``.
+def rnn_recurrence(xw, h0, weight_hh, nonlinearity="tanh"):
+    """The truly recurrent part of (R1)–(R2), given the projected inputs ``xw (T, B, H)`` of (P).
 
     ``xw`` may be a broadcast view (the autoencoder's decoder sees one vector at every step).
-    Returns ``h (T+1, B, H)`` with ``h[0] = h0``; the loop itself is :func:`rnn_scan`.
-    ``work``: a dict whose array ``"h"`` is reused as that storage (see
-    :func:`npae.recurrent.buffer`).
+    Returns ``h (T+1, B, H)`` with ``h[0] = h0``.
     """
-    h = buffer(work, "h", (xw.shape[0] + 1,) + h0.shape, h0.dtype)
+    act, _ = ACTIVATIONS[nonlinearity]
+    h = np.empty((xw.shape[0] + 1,) + h0.shape, dtype=h0.dtype)
     h[0] = h0
-    rnn_scan(xw, h, weight_hh, nonlinearity)
+    for t in range(xw.shape[0]):
+        h[t + 1] = act(xw[t] + h[t] @ weight_hh.T)  # (R1) the input half from (P) + the recurrent half, (R2)
     return h
 
 
-def rnn_scan(xw, h, weight_hh, nonlinearity="tanh"):
-    """(R1)–(R2) in place: ``h (T+1, B, H)`` holds h_0 and receives h_t; three calls per step."""
-    act, _ = ACTIVATIONS[nonlinearity]
-    W_hhT = weight_hh.T
-    for t in range(xw.shape[0]):
-        a = np.matmul(h[t], W_hhT, out=h[t + 1])  # (R1) recurrent half ...
-        np.add(a, xw[t], out=a)  # ... plus the precomputed input half
-        act(a, out=a)  # (R2), in place
-
-
-def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh", work=None):
-    """Backward through :func:`rnn_recurrence`: ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or ``None``
-    → ``dA (T, B, H)`` (pre-activation gradients), ``dh0 (B, H)``, ``dW_hh (H, H)``: (R2') through
-    the activation, (R1') back to h_{t-1} (the loop, :func:`rnn_scan_backward`), then dW_hh.
-    ``work``: as in :func:`rnn_recurrence` (its array ``"dA"``)."""
-    dA = buffer(work, "dA", h[1:].shape, h.dtype)
+def rnn_recurrence_backward(dy, dh_n, h, weight_hh, nonlinearity="tanh"):
+    """Backward through :func:`rnn_recurrence`: ``dy (T, B, H)`` or ``None``, ``dh_n (B, H)`` or
+    ``None`` → ``dA (T, B, H)`` (pre-activation gradients), ``dh0 (B, H)``, ``dW_hh (H, H)``:
+    (R2') through the activation and (R1') back to h_{t-1} at each step, then dW_hh as one GEMM."""
+    _, act_grad = ACTIVATIONS[nonlinearity]
+    dA = np.empty_like(h[1:])
     dh = np.zeros_like(h[0]) if dh_n is None else dh_n.copy()  # (R1') h_n = h_T: enters at T
-    rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA)
+    for t in range(len(dA) - 1, -1, -1):  # step t produced h[t+1] = h_{t+1}
+        if dy is not None:
+            dh = dh + dy[t]  # (R1') total dh: output[t] also feeds the loss
+        dA[t] = dh * act_grad(h[t + 1])  # (R2') da_t = dh_t ⊙ φ'(a_t)
+        dh = dA[t] @ weight_hh  # (R1') what h_t sends back to h_{t-1}
     H = h.shape[-1]
-    dW_hh = dA.reshape(-1, H).T @ h[:-1].reshape(-1, H)  # (R1') one GEMM for all steps
+    dW_hh = dA.reshape(-1, H).T @ h[:-1].reshape(-1, H)  # (R1') Σ_t dA_tᵀ h_{t-1}: one GEMM
     return dA, dh, dW_hh
 
 
-def rnn_scan_backward(dy, dh, h, weight_hh, nonlinearity, dA):
-    """The loop of :func:`rnn_recurrence_backward`, in place: ``dh (B, H)`` holds dh_n on entry and
-    dh_0 on return; ``dA (T, B, H)`` receives the pre-activation gradients.
-
-    φ'(a_t) depends only on the forward's outputs, so it is computed for all steps before the loop,
-    into ``dA`` itself; a step is then three calls, with no allocation.  Without ``dy`` (or where
-    the remaining steps' dy is as small) the loop stops once dh has underflowed, as
-    :func:`npae.lstm.lstm_scan_backward` does.
-    """
-    _, act_grad = ACTIVATIONS[nonlinearity]
-    T, B, H = dA.shape
-    n = max(1, (1 << 18) // (B * H))  # steps per block: bounded temporaries
-    for s in range(0, T, n):
-        dA[s:s + n] = act_grad(h[1 + s:1 + s + n])  # (R2') φ'(a_t), from the outputs h_t
-    flush = underflow_threshold(dh.dtype)  # see npae/recurrent.py
-    quiet = quiet_steps(dy, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
-    for t in range(T - 1, -1, -1):  # step t here is h[t+1] = h_{t+1}
-        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dA[:t + 1], dh):
-            return  # nothing reaches steps t … 0 any more: their dA and dh_0 are zero
-        if dy is not None:
-            np.add(dh, dy[t], out=dh)  # (R1') total dh: output[t] also feeds the loss
-        np.multiply(dA[t], dh, out=dA[t])  # (R2') da_t = dh_t ⊙ φ'(a_t)
-        np.matmul(dA[t], weight_hh, out=dh)  # (R1'): what h_t sends back to h_{t-1}
-
-
 def rnn_forward(x, h0, params, nonlinearity="tanh"):
-    """Vectorised forward: (P) for all steps in one GEMM, then :func:`rnn_recurrence`.
+    """The plain vectorised forward: (P) for all steps in one GEMM, then :func:`rnn_recurrence`.
 
     Same contract as :func:`rnn_forward_loop`.
     """
     xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
-    h = rnn_recurrence(xw, h0, params["weight_hh"], nonlinearity)
+    h = rnn_recurrence(xw, h0, params["weight_hh"], nonlinearity)  # (R1)–(R2)
     cache = {"x": x, "h": h, "params": params, "nonlinearity": nonlinearity}
     return h[1:], h[-1], cache
 
 
 def rnn_backward(dy, dh_n, cache):
-    """Vectorised backward: the recurrence step by step, then (P') as single GEMMs.
+    """The plain vectorised backward: :func:`rnn_recurrence_backward`, then (P') as single GEMMs.
 
     Same contract as :func:`rnn_backward_loop`.
     """
@@ -175,6 +151,7 @@ def rnn_backward(dy, dh_n, cache):
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
              "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
     return dx, dh0, grads
+
 
 
 # ---------------------------------------------------------------------------- the layer
@@ -200,14 +177,15 @@ class RNN(RecurrentLayer):
     (either may be ``None``).  Accumulates every parameter's ``.grad`` and returns
     ``(grad_input, grad_hx)``.
 
-    ``impl="loop"`` runs the plain per-step functions; the default runs the vectorised ones.
+    ``impl``: ``"fast"`` (the default) runs ``npae/fast/rnn.py``, ``"vectorized"`` the plain
+    vectorised functions above, ``"loop"`` the per-step loop.
     """
 
     n_gates = 1
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32,
-                 seed=None, rng=None, impl="vectorized"):
+                 seed=None, rng=None, impl="fast"):
         check_choice("nonlinearity", nonlinearity, tuple(ACTIVATIONS))
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype=dtype, seed=seed, rng=rng, impl=impl)
@@ -216,7 +194,9 @@ class RNN(RecurrentLayer):
     n_states = 1
 
     def _functions(self):
-        fwd, bwd = (rnn_forward, rnn_backward) if self.impl == "vectorized" else (rnn_forward_loop, rnn_backward_loop)
+        fwd, bwd = {"fast": (fast.rnn_forward_fast, fast.rnn_backward_fast),  # looked up per call
+                    "vectorized": (rnn_forward, rnn_backward),
+                    "loop": (rnn_forward_loop, rnn_backward_loop)}[self.impl]
         nl = self.nonlinearity
 
         def forward(x, states, params):

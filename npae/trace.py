@@ -51,7 +51,7 @@ import numpy as np
 from .errors import NpaeError
 from .recurrent import input_projection
 
-__all__ = ["Trace", "TraceEntry", "notify", "trace_forward"]
+__all__ = ["Trace", "TraceEntry", "is_active", "notify", "trace_forward"]
 
 _ACTIVE: contextvars.ContextVar[tuple] = contextvars.ContextVar("npae_trace_active", default=())
 
@@ -165,6 +165,11 @@ class Trace:
 # ---------------------------------------------------------------------- the hook
 
 
+def is_active() -> bool:
+    """True inside a ``with Trace()`` block: a model then keeps one plain cache to be read."""
+    return bool(_ACTIVE.get())
+
+
 def notify(model, x, y) -> None:
     """Called by a model's ``forward`` after it ran (``x`` its input, ``y`` its output).
 
@@ -225,17 +230,21 @@ def _record_autoencoder(tr, model, x, y):
     cell = getattr(model, "cell", None)
     if cell == "dense":
         return _record_dense(tr, model, x, y)
-    if isinstance(cache, str) and cache == "layers":
+    if getattr(cache, "through_layers", False):  # the layers' own caches hold the arrays
         return _record_layers(tr, model, x, y)
-    try:
-        (x_tm, enc_state, efc_cache), (u, dec_state, dfc_cache, _out_cache) = cache
-        h_T, z = efc_cache[0], dfc_cache[0]
-    except (TypeError, ValueError, IndexError):
+    blocks = getattr(cache, "caches", None)  # a fast pass: npae/fast/autoencoder.py
+    if blocks is None:
         raise NpaeError(
-            f"npae.trace cannot read the forward cache of {type(model).__name__}: only "
-            "RNNAutoencoder and LSTMAutoencoder are traced, and their cache layout must match "
+            f"npae.trace cannot read the forward cache of {type(model).__name__}: only npae's "
+            "autoencoders are traced, and their cache layout must match "
             "npae/trace.py::_record_autoencoder (update it if the autoencoder changed)"
-        ) from None
+        )
+    if len(blocks) != 1:
+        raise NpaeError(f"npae.trace reads a forward cache of one block; {type(model).__name__} "
+                        f"split its batch into {len(blocks)} (npae.set_num_threads)")
+    c = blocks[0]
+    x_tm, enc_state, u, dec_state = c.x_tm, c.enc_state, c.u, c.dec_state
+    h_T, z = c.efc_cache[0], c.dfc_cache[0]
     H = model.hidden_size
     G = {"lstm": "4H", "gru": "3H"}.get(cell, "H")
     enc, dec = model.encoder.params(), model.decoder.params()

@@ -1,10 +1,11 @@
-"""The tuned code paths against the plain per-step code and against torch (float64).
+"""The fast tier (npae/fast/) against the plain tier and against torch (float64).
 
 What is tuned (docs/performance.md): the feature-major LSTM loops with the inputs folded into the
 step's GEMM and the gates from one ``exp``; the pre-computed gate derivatives; the weight
-gradients as blocked GEMMs; buffers reused from one training step to the next; the one-step
-buffers of inference (``reconstruct``, ``encode``, ``decode``); the batch split over threads.
-Each is compared with an independent oracle: the plain loops (``*_loop``, ``impl="loop"``
+gradients as blocked GEMMs; the in-place RNN and GRU recurrences; the underflow stop; buffers
+reused from one training step to the next; the one-step buffers of inference (``reconstruct``,
+``encode``, ``decode``); the batch split over threads.  Each is compared with an independent
+oracle: the plain vectorised functions and the per-step loops (``*_loop``, ``impl="loop"``
 layers), torch autograd, or a naive NumPy expression.  Runtime: about 15 s on 2 cores.
 """
 
@@ -18,15 +19,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reference
-from npae.autoencoder import LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder
-from npae.lstm import (lstm_backward, lstm_backward_fm, lstm_backward_loop, lstm_forward,
-                       lstm_forward_fm, lstm_forward_loop, lstm_recurrence, lstm_recurrence_backward)
-from npae.recurrent import (feature_major, input_projection, input_projection_backward,
-                            set_num_threads, sum_over_steps)
-from npae.rnn import rnn_recurrence, rnn_recurrence_backward
+from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder
+from npae.fast import set_num_threads
+from npae.fast.gru import gru_backward_fast, gru_forward_fast
+from npae.fast.layout import feature_major, sum_over_steps
+from npae.fast.lstm import lstm_backward_fast, lstm_backward_fm, lstm_forward_fast, lstm_forward_fm
+from npae.fast.rnn import rnn_backward_fast, rnn_forward_fast
+from npae.gru import gru_backward, gru_backward_loop, gru_forward, gru_forward_loop
+from npae.lstm import (lstm_backward, lstm_backward_loop, lstm_forward, lstm_forward_loop,
+                       lstm_recurrence, lstm_recurrence_backward)
+from npae.recurrent import input_projection, input_projection_backward
+from npae.rnn import (rnn_backward, rnn_backward_loop, rnn_forward, rnn_forward_loop, rnn_recurrence,
+                      rnn_recurrence_backward)
 
 TOL = 1e-10  # float64, relative to the oracle's largest entry (helpers.assert_close)
+TIER_TOL = 1e-12  # float64, fast tier against the plain vectorised tier
 SEED = st.integers(0, 2**32 - 1)
+LSTM_TIERS = {"fast": (lstm_forward_fast, lstm_backward_fast), "vectorized": (lstm_forward, lstm_backward)}
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +57,12 @@ def _torch_lstm(params, D, H):
 # LSTM: functional API, vectorised vs loop vs torch
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("tier", ["fast", "vectorized"])
 @given(T=st.integers(1, 12), B=st.integers(1, 5), D=st.integers(1, 4), H=st.integers(1, 7),
        bias=st.booleans(), with_dy=st.booleans(), with_dh=st.booleans(), with_dc=st.booleans(),
        seed=SEED)
-def test_lstm_vectorized_equals_loop_and_torch(T, B, D, H, bias, with_dy, with_dh, with_dc, seed):
+def test_lstm_tiers_equal_loop_and_torch(tier, T, B, D, H, bias, with_dy, with_dh, with_dc, seed):
+    lstm_forward, lstm_backward = LSTM_TIERS[tier]
     rng = np.random.default_rng(seed)
     p = random_recurrent_params(rng, 4 * H, D, H, bias)
     x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
@@ -141,13 +152,13 @@ def test_lstm_recurrence_public_functions_equal_the_loop(T, B, H, broadcast, see
         assert_close(a, b, 1e-14, "plain arrays")
 
 
-def test_lstm_backward_takes_a_loop_cache():
+def test_fast_lstm_backward_takes_a_loop_cache():
     rng = np.random.default_rng(3)
     p = random_recurrent_params(rng, 20, 3, 5)
     x, h0, c0 = rng.standard_normal((7, 4, 3)), rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
     dy = rng.standard_normal((7, 4, 5))
     _, _, cache_l = lstm_forward_loop(x, h0, c0, p)
-    a = lstm_backward(dy, None, None, cache_l)
+    a = lstm_backward_fast(dy, None, None, cache_l)
     b = lstm_backward_loop(dy, None, None, cache_l)
     assert_close(a[0], b[0], TOL, "dx")
     for k in b[2]:
@@ -188,10 +199,12 @@ def test_backward_in_blocks_of_steps_equals_one_block(kind, T, B, H, seed):
     assert_close(one[0], dx_l.sum(axis=0) if kind == "broadcast" and T > 1 else dx_l, TOL, "dx vs loop")
 
 
+@pytest.mark.parametrize("tier", ["fast", "vectorized"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_saturated_gates_no_warning_and_equal_torch(dtype):
+def test_saturated_gates_no_warning_and_equal_torch(tier, dtype):
     """Pre-activations up to |a| ~ 1e4: e^{-a} overflows to inf inside the one-exp gate block and
     must give σ = 0 / tanh = -1 exactly as torch, with no RuntimeWarning."""
+    lstm_forward, lstm_backward = LSTM_TIERS[tier]
     rng = np.random.default_rng(0)
     D, H, T, B = 2, 4, 6, 3
     p = {k: v.astype(dtype) for k, v in random_recurrent_params(rng, 4 * H, D, H).items()}
@@ -216,11 +229,11 @@ def test_saturated_gates_no_warning_and_equal_torch(dtype):
                                              ("gru", 2)])
 def test_vanishing_carry_stops_instead_of_going_subnormal(cell, num_layers):
     """float32, a gradient entering only at the last step (the encoder's case), shrinking through
-    T steps: the tuned backward stops once it is below tiny/eps (npae/recurrent.py) instead of
+    T steps: the fast backward stops once it is below tiny/eps (npae/fast/underflow.py) instead of
     computing subnormals (slow on x86) — and still equals the plain float64 loop, which never
     stops, to float32 precision in every gradient.  With two layers, the gradient enters the top
     layer's last state only; the lower layer's dy is what the top layer sends down, zero on the
-    steps it no longer reached (npae/recurrent.py::quiet_steps)."""
+    steps it no longer reached (npae/fast/underflow.py::quiet_steps)."""
     from npae import GRU, LSTM, RNN
 
     Layer = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[cell]
@@ -278,6 +291,74 @@ def test_rnn_recurrence_equals_the_loop(T, B, H, nl, broadcast, seed):
     assert_close(dh0, dh0_l, TOL, "dh0")
     assert_close(dW_hh, g_l["weight_hh"], TOL, "dW_hh")
     _assert_projection_backward_equals_loop(dA, x, p, dx_l, g_l)
+
+
+# ---------------------------------------------------------------------------------------------
+# every cell: the fast tier equals the plain vectorised tier (float64 1e-12, float32 rounding)
+# ---------------------------------------------------------------------------------------------
+
+TIERS = {
+    "rnn": ((rnn_forward_fast, rnn_backward_fast), (rnn_forward, rnn_backward), 1),
+    "lstm": ((lstm_forward_fast, lstm_backward_fast), (lstm_forward, lstm_backward), 4),
+    "gru": ((gru_forward_fast, gru_backward_fast), (gru_forward, gru_backward), 3),
+}
+
+
+def _tier_pass(fns, cell, x, states, p, dy, dstates):
+    """One forward and backward of a tier's pair; returns every array it produced."""
+    fwd, bwd = fns
+    if cell == "lstm":
+        y, (h_n, c_n), cache = fwd(x, states[0], states[1], p)
+        dx, (dh0, dc0), g = bwd(dy, dstates[0], dstates[1], cache)
+        out = {"y": y, "h_n": h_n, "c_n": c_n, "dx": dx, "dh0": dh0, "dc0": dc0}
+    else:
+        y, h_n, cache = fwd(x, states[0], p)
+        dx, dh0, g = bwd(dy, dstates[0], cache)
+        out = {"y": y, "h_n": h_n, "dx": dx, "dh0": dh0}
+    return {**out, **{"grad " + k: v for k, v in g.items() if v is not None}}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@given(T=st.integers(1, 12), B=st.integers(1, 6), D=st.integers(1, 4), H=st.integers(1, 8),
+       broadcast=st.booleans(), with_dy=st.booleans(), float32=st.booleans(), seed=SEED)
+def test_fast_tier_equals_plain_tier(cell, T, B, D, H, broadcast, with_dy, float32, seed):
+    """Hypothesis-drawn shapes, inputs that differ per step or one input broadcast over the steps
+    (the decoder's), with and without an upstream gradient at every step: every output and every
+    gradient of the fast kernel equals the plain vectorised function's, to 1e-12 relative in
+    float64 and to float32 rounding in float32."""
+    fast_fns, plain_fns, k = TIERS[cell]
+    dtype, tol = (np.float32, 1e-5) if float32 else (np.float64, TIER_TOL)
+    rng = np.random.default_rng(seed)
+    p = {n: None if v is None else v.astype(dtype)
+         for n, v in random_recurrent_params(rng, k * H, D, H).items()}
+    x = (np.broadcast_to(rng.standard_normal((B, D)), (T, B, D)) if broadcast
+         else rng.standard_normal((T, B, D))).astype(dtype)
+    states = [rng.standard_normal((B, H)).astype(dtype) for _ in range(2)]
+    dy = rng.standard_normal((T, B, H)).astype(dtype) if with_dy else None
+    dstates = [rng.standard_normal((B, H)).astype(dtype) for _ in range(2)]
+    fast = _tier_pass(fast_fns, cell, x, states, p, dy, dstates)
+    plain = _tier_pass(plain_fns, cell, x, states, p, dy, dstates)
+    assert set(fast) == set(plain)
+    for name in plain:
+        assert fast[name].dtype == plain[name].dtype == dtype, name
+        assert fast[name].shape == plain[name].shape, name
+        assert_close(fast[name], plain[name], tol, f"{cell} {name}")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@given(B=st.integers(1, 6), T=st.integers(1, 8), H=st.integers(1, 6), L=st.integers(1, 4),
+       seed=SEED)
+def test_fast_autoencoder_equals_plain_autoencoder(cell, B, T, H, L, seed):
+    """``impl="fast"`` (npae/fast/autoencoder.py) against ``impl="vectorized"`` (the layers'
+    plain functions composed by npae/autoencoder.py), same weights: output, dx, every gradient."""
+    Model = {"rnn": RNNAutoencoder, "lstm": LSTMAutoencoder, "gru": GRUAutoencoder}[cell]
+    rng = np.random.default_rng(seed)
+    fast = Model(2, H, L, dtype=np.float64, seed=0)
+    randomize(fast, rng)
+    plain = Model(2, H, L, dtype=np.float64, impl="vectorized")
+    plain.load_state_dict(fast.state_dict())
+    x, dy = rng.standard_normal((B, T, 2)), rng.standard_normal((B, T, 2))
+    _compare(_run(fast, x, dy), _run(plain, x, dy), "fast vs plain", tol=TIER_TOL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +473,7 @@ def test_float32_stays_float32_on_every_path(cell):
     dx = model.backward(np.ones_like(y))
     r = model.reconstruct(x, 4)
     set_num_threads(1)
-    state = model._cache[2][0][0][1] if isinstance(model._cache[0], str) else model._cache[0][1]
+    state = model._cache.caches[0].enc_state
     assert y.dtype == dx.dtype == r.dtype == np.float32
     assert all(a.dtype == np.float32 for k, a in state.items() if isinstance(a, np.ndarray))
     assert all(p.grad.dtype == np.float32 for p in model.parameters())

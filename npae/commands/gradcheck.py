@@ -53,6 +53,10 @@ def add_arguments(parser):
                              "float64 (default float64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random shapes' values (default 0)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--impl", choices=("vectorized", "fast", "loop"), default="vectorized",
+                        help="which tier of the recurrent layers and autoencoders to check: the plain "
+                             "vectorised functions docs/bptt.md cites (default), the fast kernels, "
+                             "or the per-step loops")
 
 
 @dataclass
@@ -75,8 +79,9 @@ class Row:
 # ---------------------------------------------------------------------- the cases
 
 
-def _cases(cell):
-    """``(label, kind, factory)``; ``factory(dtype)`` builds the module with fixed weights."""
+def _cases(cell, impl="vectorized"):
+    """``(label, kind, factory)``; ``factory(dtype)`` builds the module with fixed weights; the
+    recurrent ones run the tier ``impl``."""
     from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder
     from npae.dense import DenseAutoencoder
     from npae.gru import GRU
@@ -87,29 +92,29 @@ def _cases(cell):
     cases = [(f"Linear({H}→{D})", "linear", lambda dt: Linear(H, D, dtype=dt, seed=1))]
     if cell in ("rnn", "all"):
         cases += [
-            (f"RNN tanh (D={D}, H={H})", "rnn", lambda dt: RNN(D, H, dtype=dt, seed=2)),
+            (f"RNN tanh (D={D}, H={H})", "rnn", lambda dt: RNN(D, H, dtype=dt, seed=2, impl=impl)),
             (f"RNN relu (D={D}, H={H})", "rnn",
-             lambda dt: RNN(D, H, nonlinearity="relu", dtype=dt, seed=3)),
+             lambda dt: RNN(D, H, nonlinearity="relu", dtype=dt, seed=3, impl=impl)),
         ]
     if cell in ("lstm", "all"):
-        cases.append((f"LSTM (D={D}, H={H})", "lstm", lambda dt: LSTM(D, H, dtype=dt, seed=4)))
+        cases.append((f"LSTM (D={D}, H={H})", "lstm", lambda dt: LSTM(D, H, dtype=dt, seed=4, impl=impl)))
         cases.append((f"LSTM 2 layers bidirectional (D={D}, H={H})", "lstm",
-                      lambda dt: LSTM(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=7)))
+                      lambda dt: LSTM(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=7, impl=impl)))
     if cell in ("gru", "all"):
-        cases.append((f"GRU (D={D}, H={H})", "rnn", lambda dt: GRU(D, H, dtype=dt, seed=8)))
+        cases.append((f"GRU (D={D}, H={H})", "rnn", lambda dt: GRU(D, H, dtype=dt, seed=8, impl=impl)))
         cases.append((f"GRU 2 layers bidirectional (D={D}, H={H})", "rnn",
-                      lambda dt: GRU(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=9)))
+                      lambda dt: GRU(D, H, num_layers=2, bidirectional=True, dtype=dt, seed=9, impl=impl)))
     if cell in ("rnn", "all"):
         cases.append((f"RNNAutoencoder (D={D}, H={H}, L={L})", "ae",
-                      lambda dt: RNNAutoencoder(D, H, L, dtype=dt, seed=5)))
+                      lambda dt: RNNAutoencoder(D, H, L, dtype=dt, seed=5, impl=impl)))
     if cell in ("lstm", "all"):
         cases.append((f"LSTMAutoencoder (D={D}, H={H}, L={L})", "ae",
-                      lambda dt: LSTMAutoencoder(D, H, L, dtype=dt, seed=6)))
+                      lambda dt: LSTMAutoencoder(D, H, L, dtype=dt, seed=6, impl=impl)))
         cases.append((f"LSTMAutoencoder 2 layers (D={D}, H={H}, L={L})", "ae",
-                      lambda dt: LSTMAutoencoder(D, H, L, num_layers=2, dtype=dt, seed=10)))
+                      lambda dt: LSTMAutoencoder(D, H, L, num_layers=2, dtype=dt, seed=10, impl=impl)))
     if cell in ("gru", "all"):
         cases.append((f"GRUAutoencoder (D={D}, H={H}, L={L})", "ae",
-                      lambda dt: GRUAutoencoder(D, H, L, dtype=dt, seed=11)))
+                      lambda dt: GRUAutoencoder(D, H, L, dtype=dt, seed=11, impl=impl)))
     if cell in ("dense", "all"):
         cases.append((f"DenseAutoencoder (T={T}, D={D}, hidden [{H}, {L}, {H}])", "dense",
                       lambda dt: DenseAutoencoder(D, T, [H, L, H], dropout=0.0, dtype=dt, seed=12)))
@@ -270,16 +275,16 @@ def _torch_module():
     return torch
 
 
-def run_checks(cell="all", dtype="float64", seed=0, use_torch=True):
+def run_checks(cell="all", dtype="float64", seed=0, use_torch=True, impl="vectorized"):
     """Every row for ``cell`` ("rnn", "lstm", "gru", "dense" or "all") with the torch comparison
-    in ``dtype``.
+    in ``dtype``, the recurrent models on the tier ``impl`` ("vectorized", "fast" or "loop").
 
     Returns ``(rows, torch)``: a list of :class:`Row` and the torch module used (``None`` when
     ``use_torch`` is false or torch is not installed, leaving the torch column empty).
     """
     torch = _torch_module() if use_torch else None
     rows = []
-    for label, kind, factory in _cases(cell):
+    for label, kind, factory in _cases(cell, impl):
         rng = np.random.default_rng(seed)
         module = factory(np.dtype(dtype))
         arrays, ws = _inputs(kind, rng, module)
@@ -338,9 +343,10 @@ def _sci(v) -> str:
 
 def run(args) -> int:
     t0 = time.perf_counter()
-    rows, torch = run_checks(args.cell, args.dtype, args.seed, use_torch=not args.no_torch)
+    rows, torch = run_checks(args.cell, args.dtype, args.seed, use_torch=not args.no_torch,
+                             impl=args.impl)
     seconds = time.perf_counter() - t0
-    print(f"npae gradcheck: cell={args.cell}, dtype={args.dtype}, seed={args.seed}; "
+    print(f"npae gradcheck: cell={args.cell}, impl={args.impl}, dtype={args.dtype}, seed={args.seed}; "
           f"shapes T={T}, B={B}, D={D}, H={H}, L={L}")
     print("Each number is max|npae - other| / max(|npae|, |other|) over one tensor, for the loss "
           "L = Σ w⊙output (+ Σ w_h⊙h_n + Σ w_c⊙c_n for a layer) with random weights w.")
