@@ -40,7 +40,6 @@ import numpy as np
 from ._checks import as_array, check_last_dim, check_sizes
 from .errors import DataError, ShapeError
 from .fast import autoencoder as fast
-from .fast.buffers import Workspace
 from .gru import GRU
 from .linear import Linear
 from .lstm import LSTM
@@ -151,7 +150,7 @@ class RecurrentAutoencoder(_Halves, Module):
         self.output_fc = Linear(hidden_size, input_size, **kw)
         self.num_layers, self.dropout = self.encoder.num_layers, self.encoder.dropout
         self.impl = impl
-        self._workspace = Workspace()  # the fast path's reused buffers
+        self._workspace = {}  # the fast path's reused buffers, one dict per (pass, block, half)
 
     @property
     def _kernel(self):

@@ -7,8 +7,8 @@ plain path through the layers (``tests/test_fast_paths.py``); what differs:
   rather than through the layers, and the decoder's input projection u W_ihᵀ + b — the same at
   every step — is computed once (B, G) and broadcast over T, its weight gradient one GEMM on
   Σ_t dA_t;
-* a training step's caches live in buffers reused from one step to the next (the model's
-  :class:`~npae.fast.buffers.Workspace`); ``reconstruct``, ``encode`` and ``decode`` keep no cache
+* a training step's caches live in buffers reused from one step to the next
+  ``model._workspace``); ``reconstruct``, ``encode`` and ``decode`` keep no cache
   (``keep=False``: one step-sized buffer per array);
 * with ``npae.set_num_threads(n)`` a large batch is split into blocks that run forward and backward
   in parallel threads (:class:`Pass` then holds one cache per block), and ``reconstruct`` splits
@@ -97,6 +97,11 @@ class Pass:
     caches: list
 
 
+def _work(model, *key):
+    """The model's buffer dict for one (pass, block, half): created on first use, then reused."""
+    return model._workspace.setdefault(key, {})
+
+
 def encode(model, x_tm, work=None, keep=True):
     """(A1)–(A2): ``x (T, B, D)`` → ``z (B, L)``, the encoder's state and encoder_fc's cache
     (``work``: buffers to reuse; ``keep=False``: no backward will follow)."""
@@ -127,7 +132,7 @@ def forward(model, x, split=True):
     blocks = column_blocks(B) if split else [slice(0, B)]
 
     def one_block(k, b):
-        enc_work, dec_work = model._workspace.get("forward", k, "encoder"), model._workspace.get("forward", k, "decoder")
+        enc_work, dec_work = _work(model, "forward", k, "encoder"), _work(model, "forward", k, "decoder")
         z, enc_state, efc_cache = encode(model, x_tm[:, b], enc_work)
         y, u, dec_state, dfc_cache, out_cache = decode(model, z, T, dec_work)
         return y, Block(x_tm[:, b], enc_state, efc_cache, u, dec_state, dfc_cache, out_cache)
@@ -145,7 +150,7 @@ def backward(model, cache, dy):
 
     def one_block(k, dy_tm, c):
         """One block of the batch → its dx and its (parameter, gradient) pairs."""
-        w = model._workspace.get("backward", k)
+        w = _work(model, "backward", k)
         dh_dec, g_out = linear_backward(dy_tm, c.out_cache)  # (A5') output_fc at every step
         # (A4') decoder: through time, then its input u (summed over steps) and its h_0 = u
         du_in, dh0, g_dec = run_backward(dh_dec, None, c.dec_state, dec.params(), work=w)
@@ -187,7 +192,7 @@ def reconstruct(model, x, batch_size):
     starts = range(0, x.shape[0], batch_size)
 
     def worker(k, n):  # a thread's buffers, reused batch after batch and call after call
-        enc_work, dec_work = model._workspace.get("infer", k, "encoder"), model._workspace.get("infer", k, "decoder")
+        enc_work, dec_work = _work(model, "infer", k, "encoder"), _work(model, "infer", k, "decoder")
         for s in starts[k::n]:
             x_tm = x[s:s + batch_size].transpose(1, 0, 2)
             z, _, _ = encode(model, x_tm, enc_work, keep=False)

@@ -24,17 +24,3 @@ def one_step_buffer(work, name, shape, n, dtype):
     stride): for a loop that writes step t's values and never reads an older step's again."""
     a = buffer(work, name, shape, dtype)
     return np.lib.stride_tricks.as_strided(a, (n,) + a.shape, (0,) + a.strides)
-
-
-class Workspace:
-    """The named buffer dicts of one model: ``ws.get("forward0", "encoder")`` → a dict for
-    :func:`buffer`, created on first use and kept (one per thread block and per half)."""
-
-    def __init__(self):
-        self._dicts = {}
-
-    def get(self, *key):
-        return self._dicts.setdefault(key, {})
-
-    def clear(self):
-        self._dicts.clear()
