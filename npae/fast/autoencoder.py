@@ -8,7 +8,7 @@ plain path through the layers (``tests/test_fast_paths.py``); what differs:
   every step — is computed once (B, G) and broadcast over T, its weight gradient one GEMM on
   Σ_t dA_t;
 * a training step's caches live in buffers reused from one step to the next
-  ``model._workspace``); ``reconstruct``, ``encode`` and ``decode`` keep no cache
+  (``model._workspace``); ``reconstruct``, ``encode`` and ``decode`` keep no cache
   (``keep=False``: one step-sized buffer per array);
 * with ``npae.set_num_threads(n)`` a large batch is split into blocks that run forward and backward
   in parallel threads (:class:`Pass` then holds one cache per block), and ``reconstruct`` splits
