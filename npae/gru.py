@@ -35,7 +35,7 @@ import numpy as np
 
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .fast import gru as fast
-from .recurrent import RecurrentLayer, input_projection, input_projection_backward
+from .recurrent import RecurrentLayer, input_projection, layer_gradients
 
 
 def _split(A, H):
@@ -213,10 +213,7 @@ def gru_backward(dy, dh_n, cache):
     x, params = cache["x"], cache["params"]
     dA, dh0, dW_hh, db_hh = gru_recurrence_backward(dy, dh_n, cache["h"], cache["gates"], cache["c_n"],
                                                     params["weight_hh"])
-    dx, dW_ih, db_ih = input_projection_backward(dA, x, params["weight_ih"])  # (G1')
-    has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db_ih if has_bias else None, "bias_hh": db_hh if has_bias else None}  # (G1') (G2')
+    dx, grads = layer_gradients(dA, x, params, dW_hh, db_hh)  # (G1'), and b_hh's own (G2')
     return dx, dh0, grads
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .fast import lstm as fast
 from .functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from .recurrent import RecurrentLayer, input_projection, input_projection_backward
+from .recurrent import RecurrentLayer, input_projection, layer_gradients
 
 
 def _split(A, H):
@@ -216,10 +216,7 @@ def lstm_backward(dy, dh_n, dc_n, cache):
     dA, dh0, dc0, dW_hh = lstm_recurrence_backward(dy, dh_n, dc_n, cache["h"], cache["c"],
                                                    cache["gates"], cache["tanh_c"],
                                                    params["weight_hh"])  # (7')–(1')
-    dx, dW_ih, db = input_projection_backward(dA, cache["x"], params["weight_ih"])  # (P')
-    has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
+    dx, grads = layer_gradients(dA, cache["x"], params, dW_hh)  # (P')
     return dx, (dh0, dc0), grads
 
 

@@ -69,6 +69,18 @@ def input_projection_backward(dA, x, weight_ih, need_dx=True):
     return dx, dW_ih, db
 
 
+def layer_gradients(dA, x, params, dW_hh, db_hh=None):
+    """The end of a layer's backward: (P') from ``dA`` and the layer's input ``x`` → ``dx`` and the
+    four parameter gradients under torch's names.  Both biases get Σ dA (P'), unless the cell gives
+    ``b_hh`` its own gradient ``db_hh`` (the GRU's (G2'))."""
+    dx, dW_ih, db = input_projection_backward(dA, x, params["weight_ih"])  # (P')
+    has_bias = params["bias_ih"] is not None
+    b_hh = db.copy() if db_hh is None else db_hh
+    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
+             "bias_ih": db if has_bias else None, "bias_hh": b_hh if has_bias else None}
+    return dx, grads
+
+
 # Names that lived here before the fast tier had its own package (npae/fast/): old imports keep
 # working, resolved on first use.
 _MOVED = {

@@ -26,7 +26,7 @@ import numpy as np
 from ._checks import check_choice
 from .functional import ACTIVATIONS
 from .fast import rnn as fast
-from .recurrent import RecurrentLayer, input_projection, input_projection_backward
+from .recurrent import RecurrentLayer, input_projection, layer_gradients
 
 # ---------------------------------------------------------------------------- one step
 
@@ -146,10 +146,7 @@ def rnn_backward(dy, dh_n, cache):
     """
     x, h, params = cache["x"], cache["h"], cache["params"]
     dA, dh0, dW_hh = rnn_recurrence_backward(dy, dh_n, h, params["weight_hh"], cache["nonlinearity"])
-    dx, dW_ih, db = input_projection_backward(dA, x, params["weight_ih"])  # (P')
-    has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
+    dx, grads = layer_gradients(dA, x, params, dW_hh)  # (P')
     return dx, dh0, grads
 
 

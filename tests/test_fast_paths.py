@@ -25,7 +25,7 @@ from npae.fast.gru import gru_backward_fast, gru_forward_fast
 from npae.fast.layout import feature_major, sum_over_steps
 from npae.fast.lstm import lstm_backward_fast, lstm_backward_fm, lstm_forward_fast, lstm_forward_fm
 from npae.fast.rnn import rnn_backward_fast, rnn_forward_fast
-from npae.gru import gru_backward, gru_backward_loop, gru_forward, gru_forward_loop
+from npae.gru import gru_backward, gru_forward
 from npae.lstm import (lstm_backward, lstm_backward_loop, lstm_forward, lstm_forward_loop,
                        lstm_recurrence, lstm_recurrence_backward)
 from npae.recurrent import input_projection, input_projection_backward
@@ -282,7 +282,6 @@ def test_rnn_recurrence_equals_the_loop(T, B, H, nl, broadcast, seed):
     h0, dy, dh_n = rng.standard_normal((B, H)), rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     xw = input_projection(x, p["weight_ih"], p["bias_ih"], p["bias_hh"])
     h = rnn_recurrence(xw, h0, p["weight_hh"], nl)
-    from npae.rnn import rnn_backward_loop, rnn_forward_loop
 
     _, _, cache_l = rnn_forward_loop(np.ascontiguousarray(x), h0, p, nl)
     assert_close(h, cache_l["h"], TOL, "h")

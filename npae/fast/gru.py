@@ -9,7 +9,7 @@ stops once the carried gradient has underflowed (npae/fast/underflow.py).
 import numpy as np
 
 from ..functional import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
-from ..recurrent import input_projection, input_projection_backward
+from ..recurrent import input_projection, layer_gradients
 from .underflow import quiet_steps, stop_if_underflowed, underflow_threshold
 
 
@@ -103,16 +103,10 @@ def gru_forward_fast(x, h0, params):
 
 
 def gru_backward_fast(dy, dh_n, cache):
-    """The layer's fast backward: the recurrence step by step, then (G1') as single GEMMs.
-
-    Same contract as :func:`npae.gru.gru_backward_loop`; ``x`` in the cache may be a broadcast view (then
-    ``dx`` is ``(B, D)``, every step's share summed, as :func:`npae.recurrent.input_projection_backward`).
-    """
-    x, params = cache["x"], cache["params"]
-    dA, dh0, dW_hh, db_hh = gru_recurrence_backward_fast(dy, dh_n, cache["h"], cache["gates"], cache["c_n"],
-                                                    params["weight_hh"])
-    dx, dW_ih, db_ih = input_projection_backward(dA, x, params["weight_ih"])  # (G1')
-    has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db_ih if has_bias else None, "bias_hh": db_hh if has_bias else None}  # (G1') (G2')
+    """The layer's fast backward, the contract of :func:`npae.gru.gru_backward`:
+    :func:`gru_recurrence_backward_fast`, then (G1') as single GEMMs."""
+    p = cache["params"]
+    dA, dh0, dW_hh, db_hh = gru_recurrence_backward_fast(dy, dh_n, cache["h"], cache["gates"],
+                                                         cache["c_n"], p["weight_hh"])
+    dx, grads = layer_gradients(dA, cache["x"], p, dW_hh, db_hh)  # (G1'), and b_hh's own (G2')
     return dx, dh0, grads

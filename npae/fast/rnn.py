@@ -9,7 +9,7 @@ once the carried gradient has underflowed (npae/fast/underflow.py).
 import numpy as np
 
 from ..functional import ACTIVATIONS
-from ..recurrent import input_projection, input_projection_backward
+from ..recurrent import input_projection, layer_gradients
 from .buffers import buffer
 from .underflow import quiet_steps, stop_if_underflowed, underflow_threshold
 
@@ -94,8 +94,5 @@ def rnn_backward_fast(dy, dh_n, cache):
     """
     x, h, params = cache["x"], cache["h"], cache["params"]
     dA, dh0, dW_hh = rnn_recurrence_backward_fast(dy, dh_n, h, params["weight_hh"], cache["nonlinearity"])
-    dx, dW_ih, db = input_projection_backward(dA, x, params["weight_ih"])  # (P')
-    has_bias = params["bias_ih"] is not None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh,
-             "bias_ih": db if has_bias else None, "bias_hh": db.copy() if has_bias else None}  # (P')
+    dx, grads = layer_gradients(dA, x, params, dW_hh)  # (P')
     return dx, dh0, grads
