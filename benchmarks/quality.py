@@ -45,6 +45,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from npae.baselines import PCADetector  # noqa: E402
 from npae.detector import CELLS, AnomalyDetector  # noqa: E402
+from npae.io import iter_column, labels_from_time_ranges, read_series  # noqa: E402
 from npae.metrics import evaluate, point_metrics, pr_auc, roc_auc  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
@@ -75,26 +76,16 @@ ECG5000_SPLIT_SEED = 0
 def read_nab(root: Path, name: str):
     """``(values (N,), labels (N,) bool, n_train)`` of one NAB series."""
     rel, train_end = NAB[name]
-    timestamps, values = [], []
-    with open(root / "nab" / "data" / rel, encoding="utf-8") as f:
-        next(f)  # header "timestamp,value"
-        for line in f:
-            ts, v = line.rstrip("\n").split(",")
-            timestamps.append(ts[:19])
-            values.append(float(v))
+    path = root / "nab" / "data" / rel
+    values = read_series(path).values[:, 0]
     windows = json.loads((root / "nab" / "labels" / "combined_windows.json").read_text())[rel]
-    labels = np.zeros(len(values), dtype=bool)
-    first_row = {}
-    for i, ts in enumerate(timestamps):  # by index: one NAB file steps back in time once
-        first_row.setdefault(ts, i)
-    for start, end in windows:
-        labels[first_row[start[:19]]:first_row[end[:19]] + 1] = True
+    labels = labels_from_time_ranges(iter_column(path, "timestamp"), windows)
     n = len(values)
     n_train = int(0.15 * n) if train_end is None else train_end
     starts = np.flatnonzero(np.diff(np.r_[0, labels.astype(int)]) == 1)
     if starts.size and starts[0] < n_train:  # train only on the stretch before the first window
         n_train = int(starts[0])
-    return np.asarray(values), labels, n_train
+    return values, labels, n_train
 
 
 def read_ecg(root: Path, name: str):

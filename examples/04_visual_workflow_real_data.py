@@ -31,7 +31,6 @@
 # absent the example says so and stops without error.
 
 # %%
-import csv
 import json
 import os
 import sys
@@ -43,6 +42,7 @@ import numpy as np
 from npae import plots
 from npae.autoencoder import LSTMAutoencoder
 from npae.data import StandardScaler, sliding_windows
+from npae.io import iter_column, labels_from_time_ranges, read_series
 from npae.scoring import Threshold, window_errors
 from npae.train import fit
 
@@ -69,14 +69,10 @@ if not (csv_path.is_file() and labels_path.is_file()):
 # bounds). We turn them into a boolean mask over the rows.
 
 # %%
-with open(csv_path, newline="") as f:
-    rows = list(csv.DictReader(f))
-stamps = [datetime.fromisoformat(r["timestamp"][:19]) for r in rows]
-series = np.array([float(r["value"]) for r in rows])  # (N,)
-labels = np.zeros(len(series), dtype=bool)  # (N,)
-for start, end in json.loads(labels_path.read_text())[KEY]:
-    lo, hi = datetime.fromisoformat(start[:19]), datetime.fromisoformat(end[:19])
-    labels |= np.array([lo <= s <= hi for s in stamps])
+series = read_series(csv_path).values[:, 0]  # (N,): npae's CSV reader, as `npae detect` uses
+stamps = [datetime.fromisoformat(ts[:19]) for ts in iter_column(csv_path, "timestamp")]
+labels = labels_from_time_ranges(iter_column(csv_path, "timestamp"),
+                                 json.loads(labels_path.read_text())[KEY])  # (N,) bool
 n_train = int(0.15 * len(series))  # NAB's probationary period: train here only
 print(f"{len(series)} points from {stamps[0]:%Y-%m-%d} to {stamps[-1]:%Y-%m-%d}; "
       f"{int(labels.sum())} labelled points; training on the first {n_train}")

@@ -470,3 +470,27 @@ def _fill(values, how):
     first = np.flatnonzero(ok)[0]
     last[last < 0] = first  # leading gap: the first value (back-fill)
     return values[last]
+
+
+def labels_from_time_ranges(timestamps, ranges, *, prefix=19):
+    """A (N,) bool mask of the rows whose timestamp lies in one of ``ranges``, a list of inclusive
+    ``(start, end)`` timestamp pairs (NAB's labelled windows, ``combined_windows.json``).
+
+    Timestamps are compared on their first ``prefix`` characters (19: ``YYYY-MM-DD HH:MM:SS``, so
+    ``.000000`` suffixes do not matter) and by *row*: a range covers the rows from the first row
+    stamped ``start`` to the first row stamped ``end``, both included — one NAB file steps back
+    in time once, where comparing times would mark rows outside the range.  A bound that names no
+    row is a :class:`DataError`.
+    """
+    first, n = {}, 0
+    for n, ts in enumerate(timestamps, start=1):  # any iterable: iter_column streams the file
+        first.setdefault(str(ts)[:prefix], n - 1)
+    mask = np.zeros(n, dtype=bool)
+    for start, end in ranges:
+        try:
+            lo, hi = first[str(start)[:prefix]], first[str(end)[:prefix]]
+        except KeyError as e:
+            raise DataError(f"the labelled range {start} – {end} names a time ({e.args[0]}) that "
+                            "no row has; check the labels file against the series") from None
+        mask[lo:hi + 1] = True
+    return mask

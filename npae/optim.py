@@ -116,16 +116,16 @@ def _check_weight_decay(weight_decay) -> float:
 
 # ---------------------------------------------------------------------- shared arithmetic
 def _effective_grad(p: Parameter, weight_decay: float, maximize: bool, out, tmp) -> np.ndarray:
-    """Equations (1)-(2) of Adam and SGD: the gradient the update uses.
+    """Equations (Adam 1)–(Adam 2), the same as (SGD 1)–(SGD 2): the gradient the update uses.
 
     ``p.grad`` itself is never written: when the gradient has to change, the result goes to
     ``out`` (``tmp`` is scratch); otherwise ``p.grad`` is returned as is, read-only by contract.
     """
     g = p.grad
     if maximize:
-        g = np.negative(g, out=out)  # (1) ascend instead of descend
+        g = np.negative(g, out=out)  # (Adam 1), (SGD 1) ascend instead of descend
     if weight_decay != 0:
-        np.multiply(p.data, weight_decay, out=tmp)  # (2) L2 penalty: g + λ·θ, torch's order
+        np.multiply(p.data, weight_decay, out=tmp)  # (Adam 2), (SGD 2) L2 penalty: g + λ·θ, torch's order
         g = np.add(g, tmp, out=out)
     return g
 
@@ -309,13 +309,13 @@ class Adam(Optimizer):
 
     For each parameter θ with gradient ∇ (from ``p.grad``), at step t = 1, 2, ...::
 
-        (1) g = -∇ if maximize else ∇
-        (2) g ← g + λ·θ                          weight_decay λ ≠ 0: L2 in the gradient (not AdamW)
-        (3) m ← β1·m + (1-β1)·g                  first moment  (torch: m.lerp_(g, 1-β1))
-        (4) v ← β2·v + (1-β2)·g²                 second moment
-        (5) v_max ← max(v_max, v)                amsgrad only; v_max then replaces v in (6)
-        (6) denom = √v / √(1-β2^t) + ε           bias-corrected root, then ε (module docstring)
-        (7) θ ← θ - (lr / (1-β1^t)) · m / denom  step_size = lr / (1-β1^t) is one scalar
+        (Adam 1) g = -∇ if maximize else ∇
+        (Adam 2) g ← g + λ·θ                          weight_decay λ ≠ 0: L2 in the gradient (not AdamW)
+        (Adam 3) m ← β1·m + (1-β1)·g                  first moment  (torch: m.lerp_(g, 1-β1))
+        (Adam 4) v ← β2·v + (1-β2)·g²                 second moment
+        (Adam 5) v_max ← max(v_max, v)                amsgrad only; v_max then replaces v in (Adam 6)
+        (Adam 6) denom = √v / √(1-β2^t) + ε           bias-corrected root, then ε (module docstring)
+        (Adam 7) θ ← θ - (lr / (1-β1^t)) · m / denom  step_size = lr / (1-β1^t) is one scalar
 
     ``m``, ``v`` (and ``v_max``) start at zero and keep the parameter's dtype; the state dict
     names them as torch does: ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``step``.
@@ -357,12 +357,12 @@ class Adam(Optimizer):
         buf = np.empty_like(p.data)  # holds g (if it differs from p.grad), later the update
         tmp = np.empty_like(p.data)  # scratch: differences, products, then the denominator
 
-        g = _effective_grad(p, self.weight_decay, self.maximize, out=buf, tmp=tmp)  # (1), (2)
+        g = _effective_grad(p, self.weight_decay, self.maximize, out=buf, tmp=tmp)  # (Adam 1), (Adam 2)
         state["step"] += 1
         t = state["step"]
 
-        _lerp_(m, g, 1.0 - beta1, tmp)  # (3) m ← m + (1-β1)·(g - m)
-        v *= beta2  # (4) v ← β2·v + ((1-β2)·g)·g, in torch's order
+        _lerp_(m, g, 1.0 - beta1, tmp)  # (Adam 3) m ← m + (1-β1)·(g - m)
+        v *= beta2  # (Adam 4) v ← β2·v + ((1-β2)·g)·g, in torch's order
         np.multiply(g, 1.0 - beta2, out=tmp)
         tmp *= g
         v += tmp
@@ -372,13 +372,13 @@ class Adam(Optimizer):
         step_size = self.lr / bias_correction1
         if self.amsgrad:
             v_max = state["max_exp_avg_sq"]
-            np.maximum(v_max, v, out=v_max)  # (5) the largest raw second moment so far
+            np.maximum(v_max, v, out=v_max)  # (Adam 5) the largest raw second moment so far
             v = v_max
 
-        denom = np.sqrt(v, out=tmp)  # (6) denom = √v / √(1-β2^t) + ε
+        denom = np.sqrt(v, out=tmp)  # (Adam 6) denom = √v / √(1-β2^t) + ε
         denom /= bias_correction2**0.5
         denom += self.eps
-        update = np.multiply(m, -step_size, out=buf)  # (7) θ ← θ + (-step_size·m) / denom
+        update = np.multiply(m, -step_size, out=buf)  # (Adam 7) θ ← θ + (-step_size·m) / denom
         update /= denom
         p.data += update
 
@@ -389,12 +389,12 @@ class SGD(Optimizer):
 
     For each parameter θ with gradient ∇ (from ``p.grad``)::
 
-        (1) g = -∇ if maximize else ∇
-        (2) g ← g + λ·θ                          if weight_decay λ ≠ 0
-        (3) b = g  (a copy)                      momentum μ ≠ 0, first step: no dampening
+        (SGD 1) g = -∇ if maximize else ∇
+        (SGD 2) g ← g + λ·θ                          if weight_decay λ ≠ 0
+        (SGD 3) b = g  (a copy)                      momentum μ ≠ 0, first step: no dampening
             b ← μ·b + (1-τ)·g                    momentum μ ≠ 0, later steps (dampening τ)
-        (4) g ← g + μ·b   if nesterov, else g ← b      (momentum μ ≠ 0 only)
-        (5) θ ← θ - lr·g
+        (SGD 4) g ← g + μ·b   if nesterov, else g ← b      (momentum μ ≠ 0 only)
+        (SGD 5) θ ← θ - lr·g
 
     The state dict names the buffer ``momentum_buffer``, as torch does (None before step 1);
     without momentum there is no state at all.
@@ -430,24 +430,24 @@ class SGD(Optimizer):
     def _update(self, p: Parameter, state: dict) -> None:
         buf = np.empty_like(p.data)  # holds g when it differs from p.grad
         tmp = np.empty_like(p.data)  # scratch products
-        g = _effective_grad(p, self.weight_decay, self.maximize, out=buf, tmp=tmp)  # (1), (2)
+        g = _effective_grad(p, self.weight_decay, self.maximize, out=buf, tmp=tmp)  # (SGD 1), (SGD 2)
 
         mu = self.momentum
         if mu != 0:
             b = state["momentum_buffer"]
             if b is None:
-                b = state["momentum_buffer"] = g.copy()  # (3) first step: b = g
+                b = state["momentum_buffer"] = g.copy()  # (SGD 3) first step: b = g
             else:
-                b *= mu  # (3) b ← μ·b + (1-τ)·g
+                b *= mu  # (SGD 3) b ← μ·b + (1-τ)·g
                 np.multiply(g, 1.0 - self.dampening, out=tmp)
                 b += tmp
             if self.nesterov:
-                np.multiply(b, mu, out=tmp)  # (4) g ← g + μ·b
+                np.multiply(b, mu, out=tmp)  # (SGD 4) g ← g + μ·b
                 g = np.add(g, tmp, out=buf)
             else:
-                g = b  # (4) g ← b
+                g = b  # (SGD 4) g ← b
 
-        np.multiply(g, -self.lr, out=tmp)  # (5) θ ← θ + (-lr)·g
+        np.multiply(g, -self.lr, out=tmp)  # (SGD 5) θ ← θ + (-lr)·g
         p.data += tmp
 
 

@@ -197,3 +197,18 @@ def test_written_files_get_the_permissions_a_plain_open_gives(tmp_path):
     atomic_write(tmp_path / "a.txt", "x")
     (tmp_path / "b.txt").write_text("x")  # mkstemp alone would leave 0o600
     assert (tmp_path / "a.txt").stat().st_mode == (tmp_path / "b.txt").stat().st_mode
+
+
+def test_labels_from_time_ranges_marks_rows_between_the_first_rows_of_each_bound():
+    """By row, not by time: the series steps back in time once (as one NAB file does); the range
+    covers rows 1–4, where a time comparison would also take row 5 and drop row 3."""
+    from npae.io import labels_from_time_ranges
+
+    stamps = ["2020-01-01 00:00:00", "2020-01-01 01:00:00", "2020-01-01 02:00:00.000",
+              "2020-01-01 00:30:00", "2020-01-01 03:00:00", "2020-01-01 01:30:00",
+              "2020-01-01 04:00:00"]
+    mask = labels_from_time_ranges(iter(stamps), [("2020-01-01 01:00:00.000000", "2020-01-01 03:00:00")])
+    assert mask.tolist() == [False, True, True, True, True, False, False]
+    assert labels_from_time_ranges(stamps, []).tolist() == [False] * 7
+    with pytest.raises(DataError, match="no row has"):
+        labels_from_time_ranges(stamps, [("2020-01-01 00:00:00", "2021-01-01 00:00:00")])
