@@ -20,7 +20,7 @@ import npae
 from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder
 from npae.dense import DenseAutoencoder
 from npae.losses import mse_loss, mse_loss_backward
-from npae.optim import Adam, clip_grad_norm_
+from npae.optim import SGD, Adam, clip_grad_norm_
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "bptt.md"
@@ -68,6 +68,7 @@ def _plain_tier():
             model.backward(mse_loss_backward(cache))
             clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            SGD(model.parameters(), lr=1e-3, momentum=0.9).step()
             assert np.isfinite(loss)
     dense = DenseAutoencoder(D, T, [H, L, H], dropout=0.2, dtype=np.float64, seed=3)
     for training in (True, False):

@@ -107,13 +107,12 @@ def test_doc_references_exist():
 
 
 def _labels(cell):
-    """'(2)–(5)' → ['(2)', '(3)', '(4)', '(5)']; "(Adam 1)–(Adam 7)" → ['(1)', …, '(7)']."""
-    cell = cell.replace("Adam ", "")
-    m = re.fullmatch(r"\(([A-Z]?)(\d)('?)\)–\(\1(\d)\3\)", cell)
+    """'(2)–(5)' → ['(2)', '(3)', '(4)', '(5)']; "(Adam 1)–(Adam 7)" → ['(Adam 1)', …, '(Adam 7)']."""
+    m = re.fullmatch(r"\(([A-Z]?|[A-Z][A-Za-z]+ )(\d)('?)\)–\(\1(\d)\3\)", cell)
     if m:
         prefix, lo, prime, hi = m.groups()
         return [f"({prefix}{k}{prime})" for k in range(int(lo), int(hi) + 1)]
-    assert re.fullmatch(r"\([A-Z]?\d?'?\)", cell), cell
+    assert re.fullmatch(r"\(([A-Z]?|[A-Z][A-Za-z]+ )\d?'?\)", cell), cell
     return [cell]
 
 
