@@ -82,7 +82,9 @@ def test_the_plain_tier_runs_every_function_the_page_cites():
     assert len(cited) > 40
     assert not [c for c in cited if c[0].startswith("npae/fast/")], "the page cites the fast tier"
     ran = _executed(_plain_tier)
-    missing = sorted(f"{f}::{q}" for f, q in cited - ran)
+    # a cited class counts as run when one of its methods ran
+    ran_or_owner = ran | {(f, q.rsplit(".", 1)[0]) for f, q in ran if "." in q}
+    missing = sorted(f"{f}::{q}" for f, q in cited - ran_or_owner)
     assert not missing, "cited in docs/bptt.md but not run by the plain tier: " + ", ".join(missing)
 
 
