@@ -524,11 +524,11 @@ class ReduceLROnPlateau:
     Call ``step(value)`` once per epoch with the monitored value (a validation loss).  With
     ``mode="min"``, ``best`` the best value so far (``inf`` at the start) and τ = ``threshold``::
 
-        (S1) better  ⇔  value < best·(1 - τ)     threshold_mode "rel"   ("max": value > best·(1 + τ))
+        (Plateau 1) better  ⇔  value < best·(1 - τ)     threshold_mode "rel"   ("max": value > best·(1 + τ))
                         value < best - τ         threshold_mode "abs"   ("max": value > best + τ)
-        (S2) better:  best ← value, bad ← 0;   else  bad ← bad + 1
-        (S3) in cooldown (counter > 0):  counter ← counter - 1, bad ← 0
-        (S4) bad > patience:  lr_new = max(lr·factor, min_lr);  lr ← lr_new if lr - lr_new > eps;
+        (Plateau 2) better:  best ← value, bad ← 0;   else  bad ← bad + 1
+        (Plateau 3) in cooldown (counter > 0):  counter ← counter - 1, bad ← 0
+        (Plateau 4) bad > patience:  lr_new = max(lr·factor, min_lr);  lr ← lr_new if lr - lr_new > eps;
                               counter ← cooldown, bad ← 0
 
     so the rate falls after ``patience + 1`` epochs without a relative improvement of τ, and the
@@ -570,7 +570,7 @@ class ReduceLROnPlateau:
         return self.cooldown_counter > 0
 
     def is_better(self, a: float, best: float) -> bool:
-        """(S1)."""
+        """(Plateau 1)."""
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min":
@@ -580,18 +580,18 @@ class ReduceLROnPlateau:
         return a > best + self.threshold
 
     def step(self, metrics) -> None:
-        """One epoch's monitored value: (S2)–(S4)."""
+        """One epoch's monitored value: (Plateau 2)–(Plateau 4)."""
         current = float(metrics)
         self.last_epoch += 1
-        if self.is_better(current, self.best):       # (S2)
+        if self.is_better(current, self.best):       # (Plateau 2)
             self.best = current
             self.num_bad_epochs = 0
         else:
             self.num_bad_epochs += 1
-        if self.in_cooldown:                          # (S3)
+        if self.in_cooldown:                          # (Plateau 3)
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:       # (S4)
+        if self.num_bad_epochs > self.patience:       # (Plateau 4)
             old = _lr_of(self.optimizer)
             new = max(old * self.factor, self.min_lr)
             if old - new > self.eps:
