@@ -94,13 +94,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backends import is_torch_model, load_torch_state, to_numpy, to_torch, torch_reconstruct
 from .data import auto_window_size, make_scaler, scaler_from_dict, sliding_windows
-from .errors import (DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError,
-                     StateDictError, import_reference)
+from .errors import DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError, StateDictError
 from .io import atomic_file
 from .scoring import (THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator,
                       window_errors)
-from .train import History, fit as train_fit, is_torch_model, steps_per_epoch
+from .train import History, fit as train_fit, steps_per_epoch
 
 __all__ = ["AnomalyDetector", "WindowDetector", "Detection", "parse_threshold", "FORMAT",
            "FORMAT_VERSION", "CELLS", "BACKENDS", "AGGREGATES", "CALIBRATIONS",
@@ -1238,7 +1238,7 @@ class AnomalyDetector(WindowDetector):
                                   num_layers=self.num_layers, dropout=self.dropout,
                                   window_size=self.window_size_, dtype=self.dtype, seed=self.seed)
         if self.backend == "torch":  # lazily: torch only for the torch backend
-            model = import_reference("backend='torch'").to_torch(model)
+            model = to_torch(model, "backend='torch'")
         return model
 
     def patience_epochs(self, n_train) -> tuple:
@@ -1285,9 +1285,7 @@ class AnomalyDetector(WindowDetector):
     def _recon_fn(self):
         model = self.model_
         if is_torch_model(model):
-            from reference.train import reconstruct
-
-            return lambda xb: reconstruct(model, xb, self.score_batch_size)
+            return lambda xb: torch_reconstruct(model, xb, self.score_batch_size)
         return lambda xb: model.reconstruct(xb, self.score_batch_size)
 
 
@@ -1299,8 +1297,7 @@ class AnomalyDetector(WindowDetector):
 
     def _model_arrays(self) -> dict:
         """The model's state dict as NumPy arrays (torch tensors converted)."""
-        return {name: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-                for name, v in self.model_.state_dict().items()}
+        return {name: to_numpy(v) for name, v in self.model_.state_dict().items()}
 
     def _extra_config(self) -> dict:
         return {"history": self.history_.to_dict()}
@@ -1326,13 +1323,11 @@ class AnomalyDetector(WindowDetector):
         model = self.model_
         try:
             if is_torch_model(model):
-                import torch
-
                 from .module import check_state_values
 
                 check_state_values(arrays, {k: np.dtype(self.dtype) if v.dtype.kind == "f"
                                             else v.dtype for k, v in arrays.items()})
-                model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+                load_torch_state(model, arrays)
             else:
                 model.load_state_dict(arrays)
         except (StateDictError, NonFiniteError) as e:

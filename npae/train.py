@@ -9,8 +9,8 @@ optimiser step — sits behind a small *stepper* object:
 * an npae model (:class:`npae.module.Module`): :class:`npae.losses.MSELoss`, the model's own
   ``backward``, :class:`npae.optim.Adam` / :class:`npae.optim.SGD`, :func:`npae.optim.clip_grad_norm_`;
 * a torch model (a ``reference`` twin or the tutorial's own class): torch autograd and
-  ``torch.optim``, in :mod:`reference.train` — imported only when such a model arrives, so
-  ``import npae`` never imports torch.
+  ``torch.optim``, in :mod:`reference.train` — reached through :mod:`npae.backends` only when
+  such a model arrives, so ``import npae`` never imports torch.
 
 Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
 
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backends import is_torch_model, torch_stepper
 from .data import iterate_batches
 from .errors import DataError, NonFiniteError, ShapeError, TrainingDivergedError
 from .module import Module, as_generator
@@ -194,22 +195,13 @@ class NumpyStepper:
         self.model.load_state_dict(state)
 
 
-def is_torch_model(model) -> bool:
-    """True for a ``torch.nn.Module`` — without importing torch when it was never imported."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
-
-
 def make_stepper(model, windows, optimizer="adam", lr=1e-3, clip=None):
-    """The stepper for ``model``'s backend (npae → :class:`NumpyStepper`, torch → reference's)."""
+    """The stepper for ``model``'s backend (npae → :class:`NumpyStepper`, torch → reference's,
+    through :mod:`npae.backends`)."""
     if isinstance(model, Module):
         return NumpyStepper(model, windows, optimizer, lr, clip)
     if is_torch_model(model):
-        try:
-            from reference.train import TorchStepper
-        except ImportError as e:  # pragma: no cover - reference ships with npae
-            raise DataError(f"training a torch model needs the 'reference' package ({e})") from None
-        return TorchStepper(model, windows, optimizer, lr, clip)
+        return torch_stepper(model, windows, optimizer, lr, clip)
     raise TypeError(
         f"fit() trains an npae autoencoder (npae.LSTMAutoencoder, npae.RNNAutoencoder) or a torch "
         f"model (reference.LSTMAutoencoder, ...); got {type(model).__name__}"
