@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from ._checks import check_finite, is_int
 from .detector import WindowDetector
 from .errors import DataError
 
@@ -109,7 +110,7 @@ class PCADetector(WindowDetector):
 
     def _model_shapes(self, config, what, budget) -> dict:
         k, width = config.get("n_components"), self.window_size_ * self.n_features_in_
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= width:
+        if not is_int(k, 1) or k > width:
             raise DataError(f"{what} or is damaged (n_components must be in 1 … {width}, "
                             f"got {k!r:.40})")
         f8 = np.dtype(np.float64)
@@ -118,8 +119,7 @@ class PCADetector(WindowDetector):
 
     def _restore_model(self, arrays, config, what) -> None:
         for name, arr in arrays.items():
-            if not np.isfinite(arr).all():
-                raise DataError(f"{what}: its {name} hold NaN or infinity")
+            check_finite(arr, f"{what}: its {name}", verb="hold", where=None, error=DataError)
         self.mean_ = arrays["mean"].astype(np.float64)
         self.components_ = arrays["components"].astype(np.float64)
         self.explained_variance_ratio_ = arrays["explained_variance_ratio"].astype(np.float64)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._checks import check_finite, index_plain, is_int, window_count
 from .errors import DataError, NonFiniteError, NotFittedError, ShapeError
 from .module import as_generator
 
@@ -49,13 +50,8 @@ def _numeric_array(x, name) -> np.ndarray:
 
 def _check_finite(arr, name) -> None:
     """Raise :class:`NonFiniteError` naming the first NaN/inf (time index, and feature if any)."""
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        where = f"index {first[0]}" if len(first) == 1 else f"index {first}"
-        raise NonFiniteError(
-            f"{name} holds NaN or infinity (first at {where}); fill or drop the missing values "
-            f"(e.g. interpolate) before windowing or scaling"
-        )
+    check_finite(arr, name, "fill or drop the missing values (e.g. interpolate) before windowing "
+                            "or scaling", where=index_plain)
 
 
 def _check_series(series, name="series") -> np.ndarray:
@@ -72,7 +68,7 @@ def _check_series(series, name="series") -> np.ndarray:
 
 def _check_int(value, name, minimum) -> int:
     """``value`` as a Python int that is at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise DataError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise DataError(f"{name} must be at least {minimum}, got {value}")
@@ -251,7 +247,7 @@ def n_windows(n_points, window_size, stride=1) -> int:
     """How many windows of length T, ``stride`` apart, fit in N points: ``(N - T) // stride + 1``."""
     n_points = _check_int(n_points, "n_points", 0)
     window_size, stride = _check_window_args(n_points, window_size, stride)
-    return (n_points - window_size) // stride + 1
+    return window_count(n_points, window_size, stride)
 
 
 def window_starts(n_points, window_size, stride=1) -> np.ndarray:
@@ -512,8 +508,7 @@ class _Scaler:
                 except (TypeError, ValueError, OverflowError, RecursionError) as e:
                     raise DataError(f"{cls.__name__}.from_dict: {s} is not an array of numbers "
                                     f"({type(e).__name__})") from None
-                if not np.isfinite(value).all():
-                    raise DataError(f"{cls.__name__}.from_dict: {s} holds NaN or infinity")
+                check_finite(value, f"{cls.__name__}.from_dict: {s}", where=None, error=DataError)
                 setattr(scaler, s, value)
         scaler._check_state()
         return scaler

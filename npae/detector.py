@@ -94,13 +94,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_finite, is_int, window_count
+from .backends import is_torch_model, load_torch_state, to_numpy, to_torch, torch_reconstruct
 from .data import auto_window_size, make_scaler, scaler_from_dict, sliding_windows
-from .errors import (DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError,
-                     StateDictError, import_reference)
+from .errors import DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError, StateDictError
 from .io import atomic_file
 from .scoring import (THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator,
                       window_errors)
-from .train import History, fit as train_fit, is_torch_model, steps_per_epoch
+from .train import History, fit as train_fit, steps_per_epoch
 
 __all__ = ["AnomalyDetector", "WindowDetector", "Detection", "parse_threshold", "FORMAT",
            "FORMAT_VERSION", "CELLS", "BACKENDS", "AGGREGATES", "CALIBRATIONS",
@@ -238,9 +239,8 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
         xb = view_in[w[0]:w[-1] + 1] if contiguous else view_in[w]
         tb = view_t[w[0]:w[-1] + 1] if contiguous else view_t[w]
         rec = np.asarray(recon_fn(np.ascontiguousarray(xb)))
-        if not np.isfinite(rec).all():
-            raise NonFiniteError("the model's reconstruction holds NaN or infinity; the model "
-                                 "diverged in training: retrain with a lower lr or with clip")
+        check_finite(rec, "the model's reconstruction", "the model diverged in training: retrain "
+                     "with a lower lr or with clip", where=None)
         err = (rec.astype(np.float64) - tb.astype(np.float64)) ** 2   # (D3) (b, T, D)
         step = err.mean(axis=2)                                         # (b, T)
         wscore[s:s + len(w)] = step.mean(axis=1)                        # (D4)
@@ -276,7 +276,7 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
     """
     x = np.ascontiguousarray(x, dtype=dtype)
     N, D = x.shape
-    n = (N - T) // stride + 1
+    n = window_count(N, T, stride)
     keep = None
     if keep_windows:
         keep = {k: np.empty((n, T, D), dtype=np.float64 if k == "step_errors" else dtype)
@@ -326,14 +326,16 @@ def _as_array(data, name):
     if arr.size == 0:
         raise DataError(f"{name} is empty (shape {arr.shape})")
     arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        first = np.argwhere(~np.isfinite(arr))[0]
-        where = f"row {first[0]}" + (f", feature {first[1]}" if arr.ndim == 2 else "")
-        if arr.ndim == 3:
-            where = f"series {first[0]}, step {first[1]}, feature {first[2]}"
-        raise NonFiniteError(f"{name} holds NaN or infinity (first at {where}); fill or drop "
-                             f"missing values first (e.g. forward-fill or interpolate)")
+    check_finite(arr, name, "fill or drop missing values first (e.g. forward-fill or interpolate)",
+                 where=_row_feature)
     return arr
+
+
+def _row_feature(first) -> str:
+    """Where a value of a series (N,) / (N, D) or of windows (n, T, D) sits, in those words."""
+    if len(first) == 3:
+        return f"series {first[0]}, step {first[1]}, feature {first[2]}"
+    return f"row {first[0]}" + (f", feature {first[1]}" if len(first) == 2 else "")
 
 
 def _as_series(series, name="series") -> np.ndarray:
@@ -476,7 +478,7 @@ def coverage_positions(N, T, stride=1):
     (end) steps only.  Points after the last window (``stride`` > 1) take the last covered
     point's positions, as their scores do.
     """
-    n = (N - T) // stride + 1
+    n = window_count(N, T, stride)
     j = np.minimum(np.arange(N), (n - 1) * stride + T - 1)
     first_w = np.maximum(-((T - 1 - j) // stride), 0)       # ceil((j - T + 1) / s), ≥ 0
     last_w = np.minimum(j // stride, n - 1)
@@ -627,7 +629,7 @@ class WindowDetector:
 
     def _pos_int(self, name, low=1):
         v = getattr(self, name)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        if not is_int(v, low):
             raise DataError(f"{name} must be an integer >= {low}, got {v!r}")
 
     def _check_common_params(self):
@@ -1040,7 +1042,7 @@ class WindowDetector:
         det = cls(**params)
         det._check_params()  # every parameter validated (DataError)
         D = config["n_features_in"]
-        if isinstance(D, bool) or not isinstance(D, int) or D < 1:
+        if not is_int(D, 1):
             raise DataError(f"{what} or is damaged (n_features_in must be a positive integer, "
                             f"got {D!r:.40})")
         det.n_features_in_ = D
@@ -1063,7 +1065,7 @@ class WindowDetector:
             det.loss_ratio_ = float(config["loss_ratio"])
             det.undertrained_ = bool(config["undertrained"])
         T = det.window_size_
-        if isinstance(T, bool) or not isinstance(T, int) or T < 2:
+        if not is_int(T, 2):
             raise DataError(f"{what} or is damaged (its window size is {T!r:.40})")
         det.scaler_ = scaler_from_dict(config["scaler"])
         det.scaler_.check_shape(D, T)
@@ -1085,8 +1087,9 @@ class WindowDetector:
 
         def scores(name, ndim=1, allow_empty=False):
             arr = _read_npy(zf, f"{name}.npy", what, budget, ndim=ndim, kinds="f")
-            if (arr.size == 0 and not allow_empty) or not np.isfinite(arr).all():
-                raise DataError(f"{what}: its {name} are empty or hold NaN or infinity")
+            if arr.size == 0 and not allow_empty:
+                raise DataError(f"{what}: its {name} are empty")
+            check_finite(arr, f"{what}: its {name}", verb="hold", where=None, error=DataError)
             return arr.astype(np.float64)
 
         det.decision_scores_ = scores("decision_scores")
@@ -1238,7 +1241,7 @@ class AnomalyDetector(WindowDetector):
                                   num_layers=self.num_layers, dropout=self.dropout,
                                   window_size=self.window_size_, dtype=self.dtype, seed=self.seed)
         if self.backend == "torch":  # lazily: torch only for the torch backend
-            model = import_reference("backend='torch'").to_torch(model)
+            model = to_torch(model, "backend='torch'")
         return model
 
     def patience_epochs(self, n_train) -> tuple:
@@ -1285,9 +1288,7 @@ class AnomalyDetector(WindowDetector):
     def _recon_fn(self):
         model = self.model_
         if is_torch_model(model):
-            from reference.train import reconstruct
-
-            return lambda xb: reconstruct(model, xb, self.score_batch_size)
+            return lambda xb: torch_reconstruct(model, xb, self.score_batch_size)
         return lambda xb: model.reconstruct(xb, self.score_batch_size)
 
 
@@ -1299,8 +1300,7 @@ class AnomalyDetector(WindowDetector):
 
     def _model_arrays(self) -> dict:
         """The model's state dict as NumPy arrays (torch tensors converted)."""
-        return {name: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-                for name, v in self.model_.state_dict().items()}
+        return {name: to_numpy(v) for name, v in self.model_.state_dict().items()}
 
     def _extra_config(self) -> dict:
         return {"history": self.history_.to_dict()}
@@ -1326,13 +1326,11 @@ class AnomalyDetector(WindowDetector):
         model = self.model_
         try:
             if is_torch_model(model):
-                import torch
-
                 from .module import check_state_values
 
                 check_state_values(arrays, {k: np.dtype(self.dtype) if v.dtype.kind == "f"
                                             else v.dtype for k, v in arrays.items()})
-                model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+                load_torch_state(model, arrays)
             else:
                 model.load_state_dict(arrays)
         except (StateDictError, NonFiniteError) as e:

@@ -54,13 +54,12 @@ class MissingDependencyError(NpaeError, ImportError):
     installed."""
 
 
-def import_reference(what):
-    """The ``reference`` package (the PyTorch twins), or a :class:`MissingDependencyError` that says
-    how to install PyTorch.  ``what``: the feature that needs it, for the message."""
-    try:
-        import reference
-    except ImportError as e:
-        raise MissingDependencyError(
-            f"{what} needs PyTorch, which is not installed here ({e}); install the CPU build with "
-            f"'pip install torch==2.13.0', or use the numpy backend") from None
-    return reference
+def __getattr__(name):
+    """``import_reference`` moved to :mod:`npae.backends` (the one module that imports torch or
+    ``reference``); ``from npae.errors import import_reference`` keeps working, resolved lazily so
+    this module imports nothing but the exceptions above."""
+    if name == "import_reference":
+        from .backends import import_reference
+
+        return import_reference
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 
-from .errors import DataError, NonFiniteError, ShapeError
+from ._checks import check_finite, index_plain, is_int
+from .errors import DataError, ShapeError
 
 __all__ = [
     "tutorial_metric", "point_metrics", "roc_auc", "pr_auc", "events", "event_metrics",
@@ -79,7 +80,7 @@ def tutorial_metric(window_flags, truth, window_size, n_points, anomaly_length=1
     """
     for name, value, low in (("window_size", window_size, 1), ("n_points", n_points, 1),
                              ("anomaly_length", anomaly_length, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if not is_int(value, low):
             raise DataError(f"{name} must be an integer >= {low}, got {value!r}")
     flags = _mask(window_flags, "window_flags")
     expected = n_points - window_size + 1
@@ -162,10 +163,8 @@ def _truth_and_scores(truth, scores):
     if s.dtype.kind not in "fiub":
         raise DataError(f"scores must hold numbers, got dtype {s.dtype}")
     s = s.astype(np.float64)
-    if not np.isfinite(s).all():
-        raise NonFiniteError(f"scores hold NaN or infinity (first at index "
-                             f"{int(np.flatnonzero(~np.isfinite(s))[0])}); use "
-                             f"point_scores(..., fill='nearest') or drop those points")
+    check_finite(s, "scores", "use point_scores(..., fill='nearest') or drop those points",
+                 verb="hold", where=index_plain)
     return truth, s
 
 
@@ -247,7 +246,7 @@ def events(truth_mask, gap=0) -> list:
     False points between them included), so one anomaly whose flags flicker — ``4191``,
     ``4195``, ``4197–4199`` — is reported once.  ``gap=0`` (the default) keeps every run.
     """
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+    if not is_int(gap, 0):
         raise DataError(f"gap must be an integer >= 0 (points between two runs that are still "
                         f"one event), got {gap!r}")
     starts, ends = _runs(_mask(truth_mask, "truth_mask"))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError, NonFiniteError, NotFittedError, ShapeError
+from ._checks import check_finite, is_int, window_count
+from .errors import DataError, NotFittedError, ShapeError
 
 __all__ = ["WindowErrors", "window_errors", "point_scores", "Threshold", "THRESHOLD_METHODS"]
 
@@ -25,10 +26,7 @@ def _finite_float(x, name) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise NonFiniteError(f"{name} holds NaN or infinity (first at index {first}); check the "
-                             f"model's output or the data before scoring")
+    check_finite(arr, name, "check the model's output or the data before scoring")
     return arr
 
 
@@ -154,10 +152,10 @@ def point_scores(step_errors, n_points, stride=1, how="mean", fill="nearest") ->
     if fill not in ("nearest", "nan"):
         raise DataError(f"fill must be 'nearest' or 'nan', got {fill!r}")
     for name, value, low in (("n_points", n_points, 1), ("stride", stride, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if not is_int(value, low):
             raise DataError(f"{name} must be an integer >= {low}, got {value!r}")
     n, T = e.shape[:2]
-    expected = (n_points - T) // stride + 1 if n_points >= T else 0
+    expected = window_count(n_points, T, stride)
     if n != expected:
         raise ShapeError(
             f"{n} windows of length {T} do not fit a series of n_points={n_points} with "

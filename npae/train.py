@@ -9,8 +9,8 @@ optimiser step — sits behind a small *stepper* object:
 * an npae model (:class:`npae.module.Module`): :class:`npae.losses.MSELoss`, the model's own
   ``backward``, :class:`npae.optim.Adam` / :class:`npae.optim.SGD`, :func:`npae.optim.clip_grad_norm_`;
 * a torch model (a ``reference`` twin or the tutorial's own class): torch autograd and
-  ``torch.optim``, in :mod:`reference.train` — imported only when such a model arrives, so
-  ``import npae`` never imports torch.
+  ``torch.optim``, in :mod:`reference.train` — reached through :mod:`npae.backends` only when
+  such a model arrives, so ``import npae`` never imports torch.
 
 Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
 
@@ -41,8 +41,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_finite, is_int
+from .backends import is_torch_model, torch_stepper
 from .data import iterate_batches
-from .errors import DataError, NonFiniteError, ShapeError, TrainingDivergedError
+from .errors import DataError, ShapeError, TrainingDivergedError
 from .module import Module, as_generator
 
 __all__ = ["History", "fit", "OPTIMIZERS", "STOP_REASONS", "DIVERGE_FACTOR", "steps_per_epoch",
@@ -194,22 +196,13 @@ class NumpyStepper:
         self.model.load_state_dict(state)
 
 
-def is_torch_model(model) -> bool:
-    """True for a ``torch.nn.Module`` — without importing torch when it was never imported."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
-
-
 def make_stepper(model, windows, optimizer="adam", lr=1e-3, clip=None):
-    """The stepper for ``model``'s backend (npae → :class:`NumpyStepper`, torch → reference's)."""
+    """The stepper for ``model``'s backend (npae → :class:`NumpyStepper`, torch → reference's,
+    through :mod:`npae.backends`)."""
     if isinstance(model, Module):
         return NumpyStepper(model, windows, optimizer, lr, clip)
     if is_torch_model(model):
-        try:
-            from reference.train import TorchStepper
-        except ImportError as e:  # pragma: no cover - reference ships with npae
-            raise DataError(f"training a torch model needs the 'reference' package ({e})") from None
-        return TorchStepper(model, windows, optimizer, lr, clip)
+        return torch_stepper(model, windows, optimizer, lr, clip)
     raise TypeError(
         f"fit() trains an npae autoencoder (npae.LSTMAutoencoder, npae.RNNAutoencoder) or a torch "
         f"model (reference.LSTMAutoencoder, ...); got {type(model).__name__}"
@@ -221,7 +214,7 @@ def make_stepper(model, windows, optimizer="adam", lr=1e-3, clip=None):
 # ---------------------------------------------------------------------------------------------
 
 def _positive_int(value, name) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value, 1):
         raise DataError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -235,10 +228,7 @@ def _check_windows(windows) -> np.ndarray:
         raise ShapeError(f"windows must have shape (n, T, D), got {x.shape}{hint}")
     if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
         raise ShapeError(f"windows has an empty axis (shape {x.shape})")
-    if not np.isfinite(x).all():
-        first = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise NonFiniteError(f"windows hold NaN or infinity (first at index {first}); fill or drop "
-                             f"missing values before windowing")
+    check_finite(x, "windows", "fill or drop missing values before windowing", verb="hold")
     return x
 
 
@@ -336,8 +326,7 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     if min_steps is not None and max_steps is not None and min_steps > max_steps:
         raise DataError(f"min_steps ({min_steps}) must not exceed max_steps ({max_steps})")
     if lr_patience is not None:
-        if isinstance(lr_patience, bool) or not isinstance(lr_patience, (int, np.integer)) \
-                or lr_patience < 0:
+        if not is_int(lr_patience, 0):
             raise DataError(f"lr_patience must be None or an integer >= 0, got {lr_patience!r}")
         if not isinstance(lr_factor, (int, float)) or not 0 < lr_factor < 1:
             raise DataError(f"lr_factor must be in (0, 1), got {lr_factor!r}")

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 import npae
+from npae.backends import to_numpy
 
 from .models import GRUAutoencoder, LSTMAutoencoder, RNNAutoencoder
 
@@ -25,10 +26,6 @@ def _sizes(state):
     latent, hidden = state["encoder_fc.weight"].shape
     layers = sum(1 for k in state if k.startswith(f"encoder_{cell}.weight_ih_l") and "reverse" not in k)
     return cell, int(w_ih.shape[1]), int(hidden), int(latent), layers
-
-
-def _numpy(v):
-    return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 
 
 def to_torch(model):
@@ -56,7 +53,7 @@ def to_npae(model, dtype=None):
 
     if isinstance(model, DenseAutoencoder):
         return dense_to_npae(model, dtype)
-    state = {k: _numpy(v) for k, v in state.items()}
+    state = {k: to_numpy(v) for k, v in state.items()}
     cell, d, h, l, n = _sizes(state)
     if dtype is None:
         dtype = next(iter(state.values())).dtype

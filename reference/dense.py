@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import npae
+from npae.backends import to_numpy
 
 from .models import torch_dtype
 
@@ -66,7 +67,7 @@ def dense_to_torch(model):
 
 def dense_to_npae(model, dtype=None):
     """The npae twin of a :class:`DenseAutoencoder`."""
-    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    state = {k: to_numpy(v) for k, v in model.state_dict().items()}
     if dtype is None:
         dtype = next(iter(state.values())).dtype
     twin = npae.DenseAutoencoder(model.input_size, model.window_size, model.hidden_sizes,

@@ -12,6 +12,8 @@ import copy
 import numpy as np
 import torch
 
+from npae.backends import to_numpy
+
 from .models import torch_dtype
 
 
@@ -80,5 +82,5 @@ def reconstruct(model, windows, batch_size=1024) -> np.ndarray:
     with torch.no_grad():
         for s in range(0, x.shape[0], batch_size):
             xb = torch.from_numpy(np.ascontiguousarray(x[s:s + batch_size])).to(dtype)
-            out[s:s + batch_size] = model(xb).numpy()
+            out[s:s + batch_size] = to_numpy(model(xb))
     return out

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn import preprocessing as skp
 
+from npae._checks import check_finite, index_plain, is_int, window_count
 from npae.data import (
     ANOMALY_KINDS, MinMaxScaler, NoScaler, StandardScaler, batches, inject_anomalies,
     iterate_batches, make_scaler, n_windows, scaler_from_dict, sliding_windows,
@@ -276,6 +277,102 @@ def test_window_starts_bad_input():
         window_starts(5, 6, 1)
     with pytest.raises(DataError, match="stride must be at least 1"):
         window_starts(5, 2, -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared checks (npae._checks): one helper per kind, used by data, scoring, train, detector …
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, minimum, ok", [
+    (3, None, True), (np.int64(3), None, True), (np.uint8(0), 0, True), (0, None, True),
+    (3, 3, True), (2, 3, False), (-1, 0, False),
+    (True, None, False), (np.bool_(True), None, False), (False, 0, False),
+    (3.0, None, False), (np.float64(3), None, False), ("3", None, False), (None, None, False),
+])
+def test_is_int(value, minimum, ok):
+    """An integer of Python or NumPy, never a bool nor a whole float."""
+    assert is_int(value, minimum) is ok
+
+
+def test_check_finite_names_the_first_bad_value():
+    a = np.zeros((3, 4))
+    a[2, 1], a[1, 3] = np.inf, np.nan        # (1, 3) comes first in C order
+    with pytest.raises(NonFiniteError) as info:
+        check_finite(a, "x", "fill it")
+    assert str(info.value) == "x holds NaN or infinity (first at index (1, 3)); fill it"
+    with pytest.raises(NonFiniteError, match=r"^s hold NaN or infinity \(first at index 2\)$"):
+        check_finite(np.r_[0.0, 1.0, np.nan], "s", verb="hold", where=index_plain)
+    with pytest.raises(DataError, match=r"^f: its w holds NaN or infinity; retrain$") as info:
+        check_finite(np.r_[-np.inf], "f: its w", "retrain", where=None, error=DataError)
+    assert not isinstance(info.value, NonFiniteError)
+    with pytest.raises(NonFiniteError, match=r"first at row 0, col 1\)"):
+        check_finite([[1.0, np.nan]], "m", where=lambda i: f"row {i[0]}, col {i[1]}")
+    for fine in (np.zeros((2, 2)), np.arange(5), np.array([True, False]), np.float32([1e38]),
+                 np.zeros(0), [1.0, 2.0]):
+        check_finite(fine, "fine")            # no error, nothing returned
+
+
+def test_check_finite_is_what_the_callers_raise():
+    """The messages the modules gave before the helper, word for word (from data, scoring, train,
+    the detector's input and metrics: one per way of naming a position)."""
+    from npae.detector import _as_array
+    from npae.metrics import roc_auc
+    from npae.scoring import point_scores
+    from npae.train import fit
+    from npae import RNNAutoencoder
+
+    x = np.zeros((6, 2))
+    x[4, 1] = np.nan
+    cases = [
+        (lambda: sliding_windows(x, 2), "series holds NaN or infinity (first at index (4, 1)); "
+         "fill or drop the missing values (e.g. interpolate) before windowing or scaling"),
+        (lambda: sliding_windows(x[:, 1], 2), "series holds NaN or infinity (first at index 4); "
+         "fill or drop the missing values (e.g. interpolate) before windowing or scaling"),
+        (lambda: point_scores(x, 7), "step_errors holds NaN or infinity (first at index (4, 1)); "
+         "check the model's output or the data before scoring"),
+        (lambda: fit(RNNAutoencoder(2, 3, 2, seed=0), x[None], epochs=1),
+         "windows hold NaN or infinity (first at index (0, 4, 1)); fill or drop missing values "
+         "before windowing"),
+        (lambda: _as_array(x, "series"), "series holds NaN or infinity (first at row 4, feature "
+         "1); fill or drop missing values first (e.g. forward-fill or interpolate)"),
+        (lambda: _as_array(x[None], "windows"), "windows holds NaN or infinity (first at series 0, "
+         "step 4, feature 1); fill or drop missing values first (e.g. forward-fill or interpolate)"),
+        (lambda: roc_auc(np.array([0, 1, 0, 1, 0, 1]), x[:, 1]), "scores hold NaN or infinity "
+         "(first at index 4); use point_scores(..., fill='nearest') or drop those points"),
+    ]
+    for call, message in cases:
+        with pytest.raises(NonFiniteError) as info:
+            call()
+        assert str(info.value) == message
+
+
+@given(n=st.integers(0, 80), t=st.integers(1, 12), stride=st.integers(1, 9))
+def test_window_count_is_the_number_of_windows(n, t, stride):
+    """The one formula, (N - T) // stride + 1 (0 for a series shorter than a window), against
+    the windows themselves and the checked public n_windows."""
+    count = window_count(n, t, stride)
+    assert count == len(range(0, n - t + 1, stride))
+    if t >= 2 and n >= t:
+        assert count == n_windows(n, t, stride) == len(sliding_windows(np.zeros(n), t, stride))
+        assert count == len(window_starts(n, t, stride))
+
+
+def test_window_count_is_what_the_detector_scores():
+    """score_series and coverage_positions count windows with it: every window scored, every
+    point placed in the windows that cover it."""
+    from npae.detector import coverage_positions, score_series
+
+    for N, T, s in [(20, 4, 1), (20, 4, 3), (23, 5, 5), (8, 8, 2)]:
+        seen = []
+        wscore = score_series(lambda xb: seen.append(len(xb)) or xb * 0.5,
+                              np.arange(float(N))[:, None], T, stride=s)[0]
+        assert len(wscore) == sum(seen) == window_count(N, T, s)
+        lo, hi = coverage_positions(N, T, s)
+        n = window_count(N, T, s)
+        for j in range(N):
+            jj = min(j, (n - 1) * s + T - 1)   # past the last window: the last covered point
+            steps = [jj - i * s for i in range(n) if 0 <= jj - i * s <= T - 1]
+            assert (lo[j], hi[j]) == (min(steps), max(steps))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -391,7 +391,8 @@ def test_7_an_inflating_extra_member_is_never_read(saved, tmp_path):
     ("mean_ length", "statistics of shape"),
     ("scale_ 0", "scale_ must be positive"),
     ("scale_ 1e-308", "scale_ must be positive"),
-    ("NaN score", "NaN or infinity"),
+    ("NaN score", "its decision_scores hold NaN or infinity$"),
+    ("empty scores", "its decision_scores are empty$"),
     ("threshold NaN", "JSON"),
 ])
 def test_8_values_are_validated_at_load(saved, tmp_path, case, words):
@@ -406,6 +407,8 @@ def test_8_values_are_validated_at_load(saved, tmp_path, case, words):
             s = f["decision_scores"].copy()
         s[3] = np.nan
         rewrite(saved, dst, {"decision_scores.npy": npy_bytes(s)})
+    elif case == "empty scores":
+        rewrite(saved, dst, {"decision_scores.npy": npy_bytes(np.zeros(0))})
     else:
         text = json.dumps(config_of(saved))
         c = config_of(saved)

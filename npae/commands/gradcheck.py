@@ -183,17 +183,17 @@ def _npae_grads(module, kind, arrays, ws):
 
 
 def _torch_grads(module, kind, arrays, ws, torch):
-    """torch.autograd's gradients of the same L on a torch twin holding the same weights."""
-    from reference.convert import to_torch
-    from reference.models import torch_dtype
-
+    """torch.autograd's gradients of the same L on a torch twin holding the same weights
+    (``torch``: the module :func:`npae.backends.optional_torch` returned)."""
+    from npae.backends import import_reference, to_numpy
     from npae.gru import GRU
     from npae.rnn import RNN
 
-    tdt = torch_dtype(module.dtype)
+    reference = import_reference("the torch column")
+    tdt = reference.torch_dtype(module.dtype)
     state = {k: torch.from_numpy(np.array(v)) for k, v in module.state_dict().items()}
     if kind in ("ae", "dense"):
-        twin = to_torch(module)
+        twin = reference.to_torch(module)
     elif kind == "linear":
         twin = torch.nn.Linear(module.in_features, module.out_features).to(tdt)
     else:
@@ -217,8 +217,8 @@ def _torch_grads(module, kind, arrays, ws, torch):
         y, (h_n, c_n) = twin(t["input"], (_hx(t["h_0"]), _hx(t["c_0"])))
         loss = (y * w["y"]).sum() + (h_n * _hx(w["h_n"])).sum() + (c_n * _hx(w["c_n"])).sum()
     loss.backward()
-    grads = {k: v.grad.numpy() for k, v in t.items()}
-    grads.update({n: p.grad.numpy() for n, p in twin.named_parameters()})
+    grads = {k: to_numpy(v.grad) for k, v in t.items()}
+    grads.update({n: to_numpy(p.grad) for n, p in twin.named_parameters()})
     return grads
 
 
@@ -264,17 +264,6 @@ def _fd_report(module64, kind, arrays, ws, seed):
                      eps=FD_EPS, rtol=FD_RTOL, seed=seed)
 
 
-def _torch_module():
-    """``torch`` if it (and the ``reference`` twins) can be imported, else ``None``."""
-    try:
-        import torch
-
-        import reference  # noqa: F401
-    except ImportError:
-        return None
-    return torch
-
-
 def run_checks(cell="all", dtype="float64", seed=0, use_torch=True, impl="vectorized"):
     """Every row for ``cell`` ("rnn", "lstm", "gru", "dense" or "all") with the torch comparison
     in ``dtype``, the recurrent models on the tier ``impl`` ("vectorized", "fast" or "loop").
@@ -282,7 +271,9 @@ def run_checks(cell="all", dtype="float64", seed=0, use_torch=True, impl="vector
     Returns ``(rows, torch)``: a list of :class:`Row` and the torch module used (``None`` when
     ``use_torch`` is false or torch is not installed, leaving the torch column empty).
     """
-    torch = _torch_module() if use_torch else None
+    from npae.backends import optional_torch
+
+    torch = optional_torch() if use_torch else None
     rows = []
     for label, kind, factory in _cases(cell, impl):
         rng = np.random.default_rng(seed)
