@@ -46,6 +46,7 @@ import math
 import numpy as np
 
 from .errors import ShapeError
+from .metrics import runs
 
 __all__ = [
     "STYLE", "plot_series", "plot_training_curves", "plot_model_comparison", "plot_anomaly_map",
@@ -212,13 +213,9 @@ def _as_windows(windows, name="windows"):
     return w
 
 
-def _runs(mask):
-    """Contiguous True runs of a bool vector as ``[(start, stop), ...]`` (stop exclusive)."""
-    m = np.asarray(mask, dtype=bool).reshape(-1)
-    if m.size == 0:
-        return []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], m.view(np.int8), [0]])))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+def _spans(mask):
+    """The runs of True of ``mask`` as ``[(start, stop), ...]`` of ints (stop exclusive)."""
+    return [(int(a), int(b)) for a, b in zip(*runs(mask))]
 
 
 LABEL_MIN_FRAC = 0.004  # a labelled band is at least 0.4 % of the x range wide
@@ -230,10 +227,10 @@ def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None, m
     A band is drawn at least ``min_frac`` of the x range wide (centred on its run); labelled
     anomalies use ``LABEL_MIN_FRAC``: a 12-point anomaly in a 7,500-point series would otherwise
     be thinner than a pixel and invisible."""
-    runs = _runs(mask)
+    spans = _spans(mask)
     x = np.arange(len(mask)) * 1.0 if x is None else np.asarray(x, dtype=float)
     floor = min_frac * (x[-1] - x[0] + width) if len(x) else 0.0
-    for k, (a, b) in enumerate(runs):
+    for k, (a, b) in enumerate(spans):
         lo, hi = x[a] - width / 2, x[b - 1] + width / 2
         if hi - lo < floor:
             mid = (lo + hi) / 2
@@ -241,7 +238,7 @@ def _shade_runs(ax, mask, x=None, *, width=1.0, color, label=None, alpha=None, m
         ax.axvspan(lo, hi, color=color, linewidth=0,
                    alpha=STYLE["shade_alpha"] if alpha is None else alpha,
                    label=label if k == 0 else None)
-    return len(runs)
+    return len(spans)
 
 
 def _shade_training(ax, train_end, N):
@@ -609,15 +606,15 @@ def plot_anomaly_map(detected, labels=None, *, title="Anomaly map"):
     ax = axes[0, 0]
     ticks, ticklabels = [], []
     for r, (name, m, col) in enumerate(reversed(entries)):
-        runs = _runs(m)
+        spans = _spans(m)
         y = float(r)
-        if runs:
-            ax.broken_barh([(a - 0.5, b - a) for a, b in runs], (y - 0.35, 0.7), facecolors=col)
+        if spans:
+            ax.broken_barh([(a - 0.5, b - a) for a, b in spans], (y - 0.35, 0.7), facecolors=col)
         else:
             ax.text(N / 2, y, "none", ha="center", va="center", color="#555555",
                     fontsize=STYLE["note_size"])
         ticks.append(y)
-        ticklabels.append(f"{name}\n{len(runs)} segments, {int(m.sum())} pts")
+        ticklabels.append(f"{name}\n{len(spans)} segments, {int(m.sum())} pts")
     ax.set_yticks(ticks, ticklabels)
     ax.set_ylim(-0.6, len(entries) - 0.4)
     ax.set_xlim(-0.5, N - 0.5)

@@ -41,10 +41,20 @@ import numpy as np
 from . import plots
 from .errors import DataError
 from .io import atomic_write, make_output_dir
+from .metrics import window_hits
 
 __all__ = ["FigureSpec", "plan_figures", "figure_bytes", "render_html", "write_report"]
 
 FORMATS = ("png", "svg")
+
+
+def window_labels(labels, n_windows, window_size, stride=1):
+    """Whether each window covers at least one labelled point: bool (n,) or None.
+
+    The old name and argument order of :func:`npae.metrics.window_hits` (the one
+    implementation), kept so existing calls still work.
+    """
+    return window_hits(labels, window_size, stride, n_windows=n_windows)
 
 
 @dataclass(frozen=True)
@@ -86,21 +96,6 @@ def _labels(run):
 
 def _has(m, *keys):
     return all(m.get(k) is not None and np.size(m.get(k)) > 0 for k in keys)
-
-
-def window_labels(labels, n_windows, window_size, stride=1):
-    """Whether each window covers at least one labelled point: bool (n,) or None.
-
-    Window ``i`` covers points ``[i*stride, i*stride + window_size)``.
-    """
-    if labels is None:
-        return None
-    lab = np.asarray(labels, dtype=bool).reshape(-1)
-    starts = np.arange(n_windows) * int(stride)
-    if n_windows == 0 or starts[-1] + window_size > lab.size:
-        return None  # the windows do not tile this series: do not guess
-    c = np.concatenate([[0], np.cumsum(lab)])
-    return (c[starts + window_size] - c[starts]) > 0
 
 
 def _safe_stem(name, taken):
@@ -208,7 +203,7 @@ def plan_figures(run) -> list[FigureSpec]:
                 _bind(plots.plot_point_scores, s, v["point_scores"], float(v["point_threshold"]),
                       v.get("point_flags"), lab, feature_names=names, train_end=train_end))
         if sc is not None and thr is not None:
-            wl = window_labels(lab, sc.size, int(T), stride) if T else None
+            wl = window_hits(lab, int(T), stride, n_windows=sc.size) if T else None
             add(f"score_distribution_{stem}", sec, f"{m}: score distribution",
                 "Histogram of window scores: anomalies stand out when they form a separate tail right "
                 "of the threshold; a threshold cutting through the bulk flags windows almost at random"
