@@ -99,6 +99,7 @@ from .backends import is_torch_model, load_torch_state, to_numpy, to_torch, torc
 from .data import auto_window_size, make_scaler, scaler_from_dict, sliding_windows
 from .errors import DataError, NonFiniteError, NotFittedError, NpaeError, ShapeError, StateDictError
 from .io import atomic_file
+from .metrics import window_hits
 from .scoring import (THRESHOLD_METHODS, Threshold, fold_window_errors, point_accumulator,
                       window_errors)
 from .train import History, fit as train_fit, steps_per_epoch
@@ -187,13 +188,6 @@ class Detection:
     windows: np.ndarray | None = None
     reconstructions: np.ndarray | None = None
     step_errors: np.ndarray | None = None
-
-
-def _window_hits(mask, T, stride=1):
-    """(n,) bool: which windows (length T, ``stride`` apart) contain a True of the (N,) ``mask``."""
-    c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-    starts = np.arange(0, len(mask) - T + 1, stride)
-    return c[starts + T] - c[starts] > 0
 
 
 def _covered_points(window_mask, N, T, stride=1):
@@ -299,9 +293,9 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
         x_rep = x.copy()
         x_rep[flags] = rec_mean[flags].astype(dtype)                    # (R1)
         changed = flags | previous
-        affected = _window_hits(changed, T, stride)        # windows whose input changed
+        affected = window_hits(changed, T, stride)         # windows whose input changed
         points = _covered_points(affected, N, T, stride)   # points whose score may change
-        rerun = np.flatnonzero(_window_hits(points, T, stride))  # all windows covering them
+        rerun = np.flatnonzero(window_hits(points, T, stride))  # all windows covering them
         _, p2, f2, r2 = _accumulate(recon_fn, x_rep, x, T, stride, how, rerun, batch_size)  # (R2)
         point[points], feat[points], rec_mean[points] = p2[points], f2[points], r2[points]
         point, feat, rec_mean = point[nearest], feat[nearest], rec_mean[nearest]

@@ -5,7 +5,9 @@
 * :func:`roc_auc`, :func:`pr_auc` -- threshold-free quality of the point scores;
 * :func:`events`, :func:`event_metrics` -- anomalies counted as segments, not points;
 * :func:`point_adjusted_f1` -- the popular but *inflating* point-adjusted F1;
-* :func:`evaluate` -- all of the above in one JSON-able dict.
+* :func:`evaluate` -- all of the above in one JSON-able dict;
+* :func:`runs`, :func:`window_hits` -- the runs of True of a mask, and the windows a mask
+  touches: shared with the detector (repair passes) and the report (windows covering a label).
 
 Shape glossary: N series length, n windows, T window length.  Masks are (N,) booleans (0/1
 integers are accepted), True = anomalous.
@@ -22,7 +24,7 @@ from .errors import DataError, ShapeError
 
 __all__ = [
     "tutorial_metric", "point_metrics", "roc_auc", "pr_auc", "events", "event_metrics",
-    "point_adjust", "point_adjusted_f1", "evaluate",
+    "point_adjust", "point_adjusted_f1", "evaluate", "runs", "window_hits",
 ]
 
 
@@ -233,10 +235,40 @@ def pr_auc(truth, scores) -> float:
 # Events (segments)
 # ---------------------------------------------------------------------------------------------
 
-def _runs(mask):
-    """(starts, ends) int arrays of the runs of True in ``mask``; ``ends`` exclusive."""
-    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+def runs(mask):
+    """(starts, ends) int arrays of the runs of True in ``mask``; ``ends`` exclusive.
+
+    The one place runs are found: the event metrics below, the figures' shading and the anomaly
+    map.  ``mask`` is read as a flat boolean vector (0/1 numbers too, unchecked: callers that
+    take masks from users check them first); an empty mask has no run.
+    """
+    m = np.asarray(mask, dtype=bool).reshape(-1)
+    edges = np.diff(np.r_[0, m.view(np.int8), 0])
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def window_hits(mask, window_size, stride=1, n_windows=None):
+    """Which windows cover at least one True of the (N,) ``mask``: bool (n,), or None.
+
+    Window ``i`` covers points ``[i*stride, i*stride + window_size)``.  With ``n_windows=None``
+    the windows are all those that fit in the N points (the detector's windows of a mask it
+    made itself); with ``n_windows`` they are that many from point 0 (a report's windows of its
+    labels), and the answer is None when there are none or they do not fit in the N points:
+    they were cut from another series, and a guess would mislead.  ``mask=None`` (no labels)
+    gives None.  One cumulative sum, no loop over windows.
+    """
+    if mask is None:
+        return None
+    m = np.asarray(mask, dtype=bool).reshape(-1)
+    T, stride = int(window_size), int(stride)
+    if n_windows is None:
+        starts = np.arange(0, m.size - T + 1, stride)
+    else:
+        starts = np.arange(int(n_windows)) * stride
+        if starts.size == 0 or starts[-1] + T > m.size:
+            return None
+    c = np.concatenate([[0], np.cumsum(m, dtype=np.int64)])
+    return c[starts + T] - c[starts] > 0
 
 
 def events(truth_mask, gap=0) -> list:
@@ -249,7 +281,7 @@ def events(truth_mask, gap=0) -> list:
     if not is_int(gap, 0):
         raise DataError(f"gap must be an integer >= 0 (points between two runs that are still "
                         f"one event), got {gap!r}")
-    starts, ends = _runs(_mask(truth_mask, "truth_mask"))
+    starts, ends = runs(_mask(truth_mask, "truth_mask"))
     if len(starts) > 1 and gap > 0:
         keep = np.r_[True, starts[1:] - ends[:-1] > gap]   # a run that starts a new event
         starts, ends = starts[keep], ends[np.r_[keep[1:], True]]
@@ -274,8 +306,8 @@ def event_metrics(pred_mask, truth_mask) -> dict:
     Python ints and floats.
     """
     pred, truth = _pair(pred_mask, truth_mask)
-    t_starts, t_ends = _runs(truth)
-    p_starts, p_ends = _runs(pred)
+    t_starts, t_ends = runs(truth)
+    p_starts, p_ends = runs(pred)
     found = int(_touches(t_starts, t_ends, pred).sum())
     false_alarms = int((~_touches(p_starts, p_ends, truth)).sum())
     total = len(t_starts)
@@ -288,7 +320,7 @@ def point_adjust(pred_mask, truth_mask) -> np.ndarray:
     """(N,) bool: ``pred_mask`` with every labelled segment it touches filled in completely."""
     pred, truth = _pair(pred_mask, truth_mask)
     adjusted = pred.copy()
-    t_starts, t_ends = _runs(truth)
+    t_starts, t_ends = runs(truth)
     hit = _touches(t_starts, t_ends, pred)
     adjusted |= _spans_mask(t_starts[hit], t_ends[hit] - t_starts[hit], len(truth))
     return adjusted

@@ -6,6 +6,8 @@ Nothing is trained: the run below is synthetic (a sine with three spikes, "recon
 that are the clean windows plus noise).  Runtime: about 10 s on 2 cores.
 """
 
+import ast
+import pathlib
 import subprocess
 import sys
 
@@ -19,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from numpy.lib.stride_tricks import sliding_window_view
 
+import npae.metrics
 from npae import plots
 from npae.errors import ShapeError
 from npae.plots import STYLE
@@ -147,6 +150,50 @@ def test_importing_npae_and_plots_does_not_import_matplotlib():
     code = "import sys, npae, npae.plots, npae.report; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_figure_is_importable_from_npae_plots_and_lives_in_its_family_module():
+    families = {"series": ["plot_series"], "training": ["plot_training_curves"],
+                "detection": ["plot_anomaly_map", "plot_model_comparison"],
+                "scores": ["plot_window_errors", "plot_point_scores", "plot_score_distribution"],
+                "windows": ["plot_extreme_windows", "plot_windows_by_score_range", "plot_mean_spread"],
+                "reconstruction": ["plot_reconstruction", "plot_feature_heatmaps"]}
+    listed = [name for names in families.values() for name in names]
+    assert sorted(plots.__all__) == sorted(["STYLE"] + listed)
+    for module, names in families.items():
+        for name in names:
+            assert getattr(plots, name).__module__ == f"npae.plots.{module}", name
+    from npae.plots import _style
+
+    assert plots.STYLE is _style.STYLE  # one dict: changing it changes every figure
+
+
+def test_no_class_is_defined_inside_a_function_in_npae_plots():
+    folder = pathlib.Path(plots.__file__).parent
+    nested = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nested += [f"{path.name}: {node.name}.{c.name}" for c in ast.walk(node)
+                           if isinstance(c, ast.ClassDef)]
+    assert nested == []
+
+
+def test_runs_match_a_loop_and_are_the_ones_the_figures_shade():
+    rng = np.random.default_rng(7)
+    masks = [np.zeros(0, bool), np.ones(5, bool), np.zeros(6, bool)]
+    masks += [rng.random(int(rng.integers(1, 60))) < p for p in (0.1, 0.5, 0.9) for _ in range(20)]
+    for m in masks:
+        starts, ends = npae.metrics.runs(m)
+        assert list(zip(starts.tolist(), ends.tolist())) == runs_by_loop(m)
+        starts01, _ = npae.metrics.runs(m.astype(int))  # 0/1 numbers read as the same mask
+        np.testing.assert_array_equal(starts01, starts)
+    from npae.plots import _style
+
+    m = np.zeros(40, bool)
+    m[[3, 4, 5, 20, 38, 39]] = True
+    assert _style._spans(m) == runs_by_loop(m) == [(3, 6), (20, 21), (38, 40)]
+    assert all(type(v) is int for span in _style._spans(m) for v in span)
 
 
 def test_no_pyplot_figure_is_created(run):
@@ -500,6 +547,27 @@ def test_feature_heatmaps_images_equal_data(run3):
     assert len(fig.axes) == 6  # four heat maps and two colour bars
     # the anomalous feature is feature 0 (the spikes): its error row is the brightest
     assert e1.get_array()[0].max() == e1.get_array().max()
+
+
+def test_reconstruction_and_heat_maps_title_the_same_windows_alike(run3):
+    m = run3["models"]["lstm"]
+    w, r, e, sc = m["windows"], m["reconstructions"], m["step_errors"], m["window_scores"]
+    for kw in ({"scores": sc}, {"indices": [7, 0]}, {"indices": [-1], "scores": sc}):
+        rec = plots.plot_reconstruction(w, r, e, stride=2, **kw)
+        heat = plots.plot_feature_heatmaps(w, e, stride=2, **kw)
+        n_cols = 3 if "indices" not in kw else len(kw["indices"])
+        rec_titles = [title(ax) for ax in rec.axes[:n_cols]]
+        heat_titles = [title(ax) for ax in heat.axes[:n_cols]]
+        assert rec_titles == heat_titles and all(t.count("window ") == 1 for t in rec_titles)
+    last, T = len(sc) - 1, w.shape[1]  # the last kw: window -1, its rank word from the scores
+    kind = ("lowest score: " if sc[last] == sc.min() else "highest score: " if sc[last] == sc.max()
+            else "median score: " if sc[last] == np.sort(sc)[len(sc) // 2] else "")
+    assert rec_titles == [f"{kind}window {last} (t = {2 * last}\u2026{2 * last + T - 1})\nscore {sc[last]:.4g}"]
+    for figure in (plots.plot_reconstruction, plots.plot_feature_heatmaps):
+        with pytest.raises(ShapeError, match="step_errors .* differ in shape"):
+            figure(w, *((r,) if figure is plots.plot_reconstruction else ()), e[:, :-1])
+        assert "No windows to show" in all_text(figure(w[:0], *((r[:0],) if figure is plots.plot_reconstruction
+                                                                 else ()), e[:0]))
 
 
 # -------------------------------------------------------------------- degenerate input

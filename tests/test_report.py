@@ -6,16 +6,22 @@ Runtime: about 10 s on 2 cores (one run rendered in full as PNG, two figures as 
 """
 
 import base64
+import dataclasses
 import html
 import json
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from test_plots import make_run
 
+import npae.detector
+import npae.metrics
 from npae import report
+from npae.commands._common import model_entry, pca_entry
 from npae.errors import DataError
+from npae.report import ModelMetrics, ModelResult, PointMetric, ReportRun, TutorialMetric
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -113,6 +119,134 @@ def test_window_labels_match_a_loop():
         np.testing.assert_array_equal(report.window_labels(lab, n, T, stride), want)
     assert report.window_labels(None, 5, 3) is None
     assert report.window_labels(lab, 200, 10) is None  # windows that do not fit: no guess
+
+
+def test_window_hits_is_one_function_for_the_detector_and_the_report():
+    rng = np.random.default_rng(11)
+    for N in (0, 1, 9, 57):
+        mask = rng.random(N) < 0.15
+        for T, stride in ((1, 1), (4, 1), (5, 3), (9, 2)):
+            want = [mask[s:s + T].any() for s in range(0, N - T + 1, stride)]
+            got = npae.metrics.window_hits(mask, T, stride)  # every window that fits
+            assert got.dtype == bool and got.tolist() == want
+            n = len(want)
+            if n:
+                np.testing.assert_array_equal(npae.metrics.window_hits(mask, T, stride, n_windows=n), want)
+                np.testing.assert_array_equal(report.window_labels(mask, n, T, stride), want)  # old order
+            assert npae.metrics.window_hits(mask, T, stride, n_windows=n + 1) is None  # do not fit
+    assert npae.metrics.window_hits(None, 3) is None
+    assert npae.metrics.window_hits(np.ones(5, bool), 2, n_windows=0) is None
+    # the detector's repair passes call the same function, not a copy of it
+    assert npae.detector.window_hits is npae.metrics.window_hits
+    assert not hasattr(npae.detector, "_window_hits")
+
+
+# ------------------------------------------------------------------------------ the record
+def _record(r):
+    """``r`` (a make_run dict) built field by field as a ReportRun, the way the commands do."""
+    models = {}
+    for name, m in r["models"].items():
+        mt = m["metrics"]
+        models[name] = ModelResult(
+            cell=m["cell"], backend=m["backend"], history=m["history"],
+            window_scores=m["window_scores"], threshold=m["threshold"], window_flags=m["window_flags"],
+            point_scores=m["point_scores"], point_threshold=m["point_threshold"],
+            point_flags=m["point_flags"], windows=m["windows"], reconstructions=m["reconstructions"],
+            step_errors=m["step_errors"],
+            metrics=ModelMetrics(backend=mt["backend"], train_seconds=mt["train_seconds"],
+                                 final_loss=mt["final_loss"],
+                                 tutorial=TutorialMetric(**mt["tutorial_metric"]),
+                                 point=PointMetric(**mt["point_metric"])))
+    return ReportRun(series=r["series"], models=models, title=r["title"], command=r["command"],
+                     settings=r["settings"], feature_names=r["feature_names"], labels=r["labels"],
+                     window_size=r["window_size"], stride=r["stride"])
+
+
+def test_a_record_and_its_dict_give_the_same_plan_and_page(png):
+    r = make_run(D=2, models=("rnn", "lstm"))
+    r["train_rows"], r["warnings"] = 90, ["an under-trained model"]
+    rec = dataclasses.replace(_record(r), train_rows=90, warnings=["an under-trained model"])
+    text = [(sp.key, sp.section, sp.heading, sp.caption) for sp in report.plan_figures(rec)]
+    assert text == [(sp.key, sp.section, sp.heading, sp.caption) for sp in report.plan_figures(r)]
+    assert len(text) == 4 + 2 * 8  # every figure applies, heat maps too (D = 2)
+    images = {k: png for k, *_ in text}
+    page = report.render_html(rec, images)
+    assert page == report.render_html(r, images)
+    assert "the first 90 points" in page and "an under-trained model" in page
+
+
+def test_the_record_keeps_series_labels_and_models_in_one_form():
+    rec = ReportRun(series=[1, 2, 3, 4], labels=[0, 1, 1, 0],
+                    models={7: {"threshold": 2, "cell": "rnn", "unknown": "ignored",
+                                "metrics": {"backend": "numpy", "point_metric": {"f1": 0.5}}}})
+    assert rec.series.shape == (4, 1) and rec.series.dtype == float
+    assert rec.labels.dtype == bool and rec.labels.tolist() == [False, True, True, False]
+    m = rec.models["7"]  # names become strings, dicts become ModelResult
+    assert isinstance(m, ModelResult) and m.threshold == 2 and type(m.threshold) is int  # kept as given
+    assert m.metrics == ModelMetrics(backend="numpy", point=PointMetric(f1=0.5))
+    assert m.metrics.tutorial is None
+    assert ReportRun(series=[1.0, 2.0], models={}, labels=[]).labels is None  # empty: no labels
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rec.title = "changed"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.threshold = 3.0
+    with pytest.raises(DataError, match="models must be a dict"):
+        ReportRun(series=[1.0], models=[("a", {})])
+    with pytest.raises(DataError, match="ReportRun or a dict"):
+        report.plan_figures([("series", [1.0])])
+
+
+def test_model_metrics_read_the_summary_dict_and_drive_the_tables():
+    summary = {"backend": "torch", "train_seconds": 2.5, "final_loss": 0.125, "n_components": 3,
+               "tutorial_metric": {"precision": 0.25, "recall": 0.5, "f1": 1 / 3, "tp": 9},
+               "point_metric": {"precision": 0.75, "events_found": 2, "events_total": 4,
+                                "false_alarm_events": 1, "point_adjusted_f1": 0.9}}
+    mm = ModelMetrics.from_dict(summary)
+    assert mm.tutorial == TutorialMetric(0.25, 0.5, 1 / 3)
+    assert mm.point == PointMetric(precision=0.75, events_found=2, events_total=4, false_alarm_events=1)
+    assert ModelMetrics.from_dict(None) == ModelMetrics() == ModelMetrics.from_dict({})
+    rec = ReportRun(series=np.zeros(3), models={"a": ModelResult(metrics=mm),
+                                                "b": ModelResult(cell="pca", metrics=ModelMetrics())})
+    cells = Page(report.render_html(rec, {})).cells
+    i = cells.index("a", cells.index("tutorial F1"))  # the quality table: only model a has a row
+    assert cells[i + 1:i + 12] == ["0.250", "0.500", "0.333", "0.750", "\u2013", "\u2013", "\u2013",
+                                   "\u2013", "2 of 4", "1"]
+    assert "b" not in cells[cells.index("tutorial F1"):]
+    j = cells.index("a", cells.index("training time"))
+    assert cells[j + 1:j + 5] == ["\u2013", "torch", "2.50 s", "0.125"]
+    assert cells[cells.index("b", j) + 1] == "pca"
+
+
+def test_the_commands_build_model_results():
+    d = SimpleNamespace(window_scores=np.array([0.1, 0.9]), threshold=0.5, window_flags=[False, True],
+                        point_scores=np.arange(3.0), point_threshold=1.5, point_flags=np.array([0, 0, 1], bool),
+                        windows=np.zeros((2, 2, 1)), reconstructions=np.zeros((2, 2, 1)),
+                        step_errors=np.zeros((2, 2, 1)))
+    metrics = {"backend": "numpy", "train_seconds": 1.0, "final_loss": None,
+               "tutorial_metric": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3}}
+    pca = pca_entry(None, d, metrics, window_threshold=0.05, window_flags=[True, True])
+    assert isinstance(pca, ModelResult) and pca.cell == "pca" and pca.windows is None
+    assert pca.threshold == 0.05 and pca.window_flags.tolist() == [True, True]  # the overrides
+    assert pca.metrics == ModelMetrics(backend="numpy", train_seconds=1.0,
+                                       tutorial=TutorialMetric(1.0, 0.5, 2 / 3))
+    det = SimpleNamespace(cell="gru", backend="numpy",
+                          history_=SimpleNamespace(to_dict=lambda: {"train_loss": [1.0, 0.5]}))
+    m = model_entry(det, d, metrics)
+    assert m.threshold == 0.5 and m.window_flags.dtype == bool and m.windows is d.windows
+    assert m.history == {"train_loss": [1.0, 0.5]} and m.metrics.point is None
+
+
+def test_the_rules_choose_the_figures_and_the_text_follows_the_facts():
+    with_labels = report.plan_figures(make_run(D=2, models=("lstm",)))
+    without = report.plan_figures(make_run(D=2, models=("lstm",), labels=False))
+    assert [sp.key for sp in with_labels] == [sp.key for sp in without]  # labels change no rule
+    changed = {a.key for a, b in zip(with_labels, without) if a.caption != b.caption}
+    assert changed == {"series", "anomaly_map", "point_scores_lstm", "score_distribution_lstm"}
+    assert all(a.heading == b.heading and a.section == b.section for a, b in zip(with_labels, without))
+    # every kind of figure the rules can plan has its heading and caption, and nothing else does
+    kinds = {p.kind for p in report._rules(ReportRun.from_dict(make_run(D=2)))}
+    assert kinds == set(report._HEADINGS) == set(report._CAPTIONS)
+    assert set(report._SECTIONS) < kinds
 
 
 # -------------------------------------------------------------------------- render_html

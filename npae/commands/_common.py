@@ -1,4 +1,4 @@
-"""What ``npae demo`` and ``npae detect`` share: the run dict for the report, output files, tables."""
+"""What ``npae demo`` and ``npae detect`` share: the report's record of a run, output files, tables."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write, make_output_dir
+from ..report import ModelMetrics, ModelResult
 
 
 def output_dir(path, *, protect=()) -> Path:
@@ -100,31 +101,35 @@ def comparison_table(name, point, pca_point, flagged, pca_flagged, segments, pca
     return "\n".join(lines)
 
 
-def pca_entry(pca, detection, metrics) -> dict:
-    """The PCA baseline's ``run["models"]`` entry (no windows kept: its figures stay few)."""
-    return {
-        "cell": "pca", "backend": "numpy", "history": None,
-        "window_scores": detection.window_scores, "threshold": float(detection.threshold),
-        "window_flags": np.asarray(detection.window_flags, dtype=bool),
-        "point_scores": detection.point_scores,
-        "point_threshold": float(detection.point_threshold),
-        "point_flags": detection.point_flags, "metrics": metrics,
-    }
-
-
-def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=None) -> dict:
-    """One ``run["models"][name]`` entry for :func:`npae.report.write_report`."""
+def pca_entry(pca, detection, metrics, *, window_threshold=None, window_flags=None) -> ModelResult:
+    """The PCA baseline's :class:`npae.report.ModelResult` (no windows kept: its figures stay
+    few); ``window_threshold`` / ``window_flags`` replace the detector's (the demo's are the
+    tutorial's)."""
     thr = detection.threshold if window_threshold is None else window_threshold
     flags = detection.window_flags if window_flags is None else window_flags
-    return {
-        "cell": det.cell, "backend": det.backend, "history": det.history_.to_dict(),
-        "window_scores": detection.window_scores, "threshold": float(thr),
-        "window_flags": np.asarray(flags, dtype=bool),
-        "point_scores": detection.point_scores, "point_threshold": float(detection.point_threshold),
-        "point_flags": detection.point_flags,
-        "windows": detection.windows, "reconstructions": detection.reconstructions,
-        "step_errors": detection.step_errors, "metrics": metrics,
-    }
+    return ModelResult(
+        cell="pca", backend="numpy", history=None,
+        window_scores=detection.window_scores, threshold=float(thr),
+        window_flags=np.asarray(flags, dtype=bool),
+        point_scores=detection.point_scores,
+        point_threshold=float(detection.point_threshold),
+        point_flags=detection.point_flags, metrics=ModelMetrics.from_dict(metrics),
+    )
+
+
+def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=None) -> ModelResult:
+    """One model's :class:`npae.report.ModelResult` for :func:`npae.report.write_report`."""
+    thr = detection.threshold if window_threshold is None else window_threshold
+    flags = detection.window_flags if window_flags is None else window_flags
+    return ModelResult(
+        cell=det.cell, backend=det.backend, history=det.history_.to_dict(),
+        window_scores=detection.window_scores, threshold=float(thr),
+        window_flags=np.asarray(flags, dtype=bool),
+        point_scores=detection.point_scores, point_threshold=float(detection.point_threshold),
+        point_flags=detection.point_flags,
+        windows=detection.windows, reconstructions=detection.reconstructions,
+        step_errors=detection.step_errors, metrics=ModelMetrics.from_dict(metrics),
+    )
 
 
 def write_figures(out_dir, run, args, *, protect=()) -> list:

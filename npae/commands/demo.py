@@ -28,6 +28,7 @@ from ..baselines import PCADetector
 from ..data import tutorial_data
 from ..detector import AnomalyDetector
 from ..metrics import evaluate, tutorial_metric
+from ..report import ReportRun
 from ..scoring import Threshold
 from ._common import (add_output_options, dump_json, fmt, model_entry, model_metrics, output_dir,
                       pca_entry, show_progress, write_figures, write_file, written_message)
@@ -135,8 +136,7 @@ def run(args) -> int:
           f"for 95 % of the variance)")
     models["pca"] = m
     dets["pca"] = (pca, d, tut, point)
-    entries["pca"] = pca_entry(pca, d, m)
-    entries["pca"]["threshold"], entries["pca"]["window_flags"] = tut_thr.value_, window_flags
+    entries["pca"] = pca_entry(pca, d, m, window_threshold=tut_thr.value_, window_flags=window_flags)
 
     drift = {}
     if args.backend == "both":
@@ -156,12 +156,12 @@ def run(args) -> int:
     print(_table(models, dets))
     summary = {"settings": settings, "models": models}
     write_file(out / "summary.json", dump_json(summary))
-    run_dict = {
-        "title": f"npae demo: the seed tutorial's experiment (seed {args.seed})",
-        "command": "demo", "settings": settings, "series": series, "feature_names": ["value"],
-        "labels": labels, "window_size": WINDOW, "stride": 1, "models": entries,
-    }
-    written = [out / "summary.json"] + write_figures(out, run_dict, args)
+    run_record = ReportRun(
+        title=f"npae demo: the seed tutorial's experiment (seed {args.seed})",
+        command="demo", settings=settings, series=series, feature_names=["value"],
+        labels=labels, window_size=WINDOW, stride=1, models=entries,
+    )
+    written = [out / "summary.json"] + write_figures(out, run_record, args)
     print("\n" + written_message(written, out))
     return 0
 

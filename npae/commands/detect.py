@@ -30,6 +30,7 @@ from ..errors import DataError, OutputError, import_reference
 from ..io import (FILLS, MISSING, TIME_NAMES, atomic_file, check_output_path,  # noqa: F401
                   iter_column, read_series, timestamp_column)
 from ..metrics import evaluate, events, tutorial_metric
+from ..report import ReportRun
 from ._common import (add_event_options, add_model_options, add_output_options, add_seed_option,
                       check_merge_gap, comparison_table, dump_json, fmt, model_entry,
                       model_metrics, output_dir, pca_entry, show_progress, training_record,
@@ -430,13 +431,13 @@ def report(args, out, src, data, det, pca, n_train, settings, saved=(), *, comma
         models = {name: model_entry(det, d, metrics)}
         if pca is not None:
             models["pca"] = pca_entry(pca, dp, pca_metrics)
-        run_dict = {
-            "title": f"npae {command}: {src.name}", "command": command, "settings": settings,
-            "series": values if D > 1 else values[:, 0], "feature_names": names,
-            "labels": labels, "window_size": T, "stride": det.score_stride,
-            "train_rows": n_train or None, "models": models, "warnings": warnings,
-        }
-        written += write_figures(out, run_dict, args, protect=protect)
+        run_record = ReportRun(
+            title=f"npae {command}: {src.name}", command=command, settings=settings,
+            series=values if D > 1 else values[:, 0], feature_names=names,
+            labels=labels, window_size=T, stride=det.score_stride,
+            train_rows=n_train or None, models=models, warnings=warnings,
+        )
+        written += write_figures(out, run_record, args, protect=protect)
     written += list(saved)
     print(written_message(written, out))
     return 0
