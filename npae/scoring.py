@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_finite, is_int, window_count
+from .data import sliding_windows
 from .errors import DataError, NotFittedError, ShapeError
+from .metrics import window_hits
 
 __all__ = ["WindowErrors", "window_errors", "point_scores", "Threshold", "THRESHOLD_METHODS"]
 
@@ -313,3 +315,249 @@ class Threshold:
     def __repr__(self):
         fitted = "" if self.value_ is None else f", value_={self.value_:.6g}"
         return f"Threshold({self.method!r}, {self.param_name}={self.param:g}{fitted})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Thresholds by name
+# ---------------------------------------------------------------------------------------------
+
+def parse_threshold(spec) -> Threshold:
+    """A :class:`~npae.scoring.Threshold` from ``"max"``, ``"METHOD"`` or ``"METHOD:VALUE"``.
+
+    ``"max"`` is ``percentile:100`` (the largest training score).  METHOD is one of
+    ``percentile`` (VALUE = q), ``mean_std`` / ``mad`` (VALUE = k), ``contamination`` (VALUE = the
+    fraction); without VALUE the method's default is used.  A Threshold is returned as a copy.
+    """
+    if isinstance(spec, Threshold):
+        return Threshold(spec.method, **{spec.param_name: spec.param})
+    if not isinstance(spec, str):
+        raise DataError(f"a threshold is a name such as 'max', 'percentile:99.9' or 'mad:6', "
+                        f"got {spec!r}")
+    text = spec.strip().lower()
+    if text == "max":
+        return Threshold("percentile", q=100.0)
+    method, _, value = text.partition(":")
+    aliases = {"sigma": "mean_std", "std": "mean_std", "quantile": "percentile"}
+    method = aliases.get(method, method)
+    if method not in THRESHOLD_METHODS:
+        raise DataError(f"unknown threshold {spec!r}; use 'max' or METHOD[:VALUE] with METHOD one "
+                        f"of {', '.join(THRESHOLD_METHODS)} (e.g. 'percentile:99.9', 'mad:6')")
+    if not value:
+        return Threshold(method)
+    try:
+        number = float(value)
+    except ValueError:
+        raise DataError(f"threshold {spec!r}: {value!r} is not a number") from None
+    return Threshold(method, **{THRESHOLD_METHODS[method][0]: number})
+
+
+def threshold_spec(thr: Threshold) -> str:
+    """The inverse of :func:`parse_threshold` (``"max"`` for the 100th percentile)."""
+    if thr.method == "percentile" and thr.param == 100.0:
+        return "max"
+    return f"{thr.method}:{thr.param:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring in batches (the functional core)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Detection:
+    """Everything one scoring of a series gives (see :meth:`AnomalyDetector.detect`).
+
+    window_scores (n,), window_flags (n,) bool   (D4), the plain pass
+    point_scores (N,), point_flags (N,) bool     (D5)–(D6), after the repair passes
+    feature_errors (N, D)                        each feature's error, aggregated as point_scores
+    threshold, point_threshold                   the window threshold; a fully covered point's
+    point_thresholds (N,)                        the threshold of each point (C2)
+    repair_passes                                how many repair passes ran (0 = none needed)
+    windows, reconstructions, step_errors        (n, T, D) each, the plain pass; only with
+                                                 ``keep_windows=True`` (memory n·T·D)
+    """
+
+    window_scores: np.ndarray
+    window_flags: np.ndarray
+    point_scores: np.ndarray
+    point_flags: np.ndarray
+    feature_errors: np.ndarray
+    threshold: float
+    point_threshold: float
+    repair_passes: int = 0
+    point_thresholds: np.ndarray | None = None
+    windows: np.ndarray | None = None
+    reconstructions: np.ndarray | None = None
+    step_errors: np.ndarray | None = None
+
+
+def _covered_points(window_mask, N, T, stride=1):
+    """(N,) bool: the points covered by at least one window of ``window_mask`` (n,).
+
+    Window i covers points i·stride … i·stride + T - 1, so point p is covered by the windows
+    ceil((p - T + 1) / stride) … floor(p / stride)."""
+    c = np.concatenate([[0], np.cumsum(window_mask, dtype=np.int64)])
+    n = len(window_mask)
+    p = np.arange(N)
+    hi = np.minimum(p // stride, n - 1) + 1
+    lo = np.minimum(np.maximum(-((T - 1 - p) // stride), 0), n)  # ceil((p-T+1)/stride), ≥ 0
+    return c[np.maximum(hi, lo)] - c[lo] > 0
+
+
+def _nearest_covered(N, T, stride, n):
+    """(N,) int: each point's own index if a window covers it, else the nearest covered point's
+    (with ``stride`` > 1 up to ``stride - 1`` points at the end belong to no window)."""
+    last = (n - 1) * stride + T - 1  # the last covered point
+    return np.minimum(np.arange(N), last)
+
+
+def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size, keep=None,
+                keep_step=None):
+    """(D3)–(D5) for the windows ``window_idx`` (sorted int array) of the series ``x_in (N, D)``.
+
+    Returns ``(window_scores, point_scores, feature_errors, mean_reconstruction)`` with shapes
+    (len(window_idx),), (N,), (N, D), (N, D).  Only points all of whose covering windows are in
+    ``window_idx`` hold complete values (others: partial or the fill value).  ``keep``: a dict
+    that receives the (n, T, D) windows, reconstructions and squared errors.
+    """
+    N, D = x_in.shape
+    view_in = sliding_windows(x_in, T, stride)   # (n, T, D), views: no copy of the series
+    view_t = sliding_windows(x_target, T, stride)
+    point = point_accumulator(N, how)
+    feat = point_accumulator((N, D), how)
+    rec_sum = point_accumulator((N, D), "mean")
+    count = np.zeros(N, dtype=np.int64)
+    wscore = np.empty(len(window_idx))
+    for s in range(0, len(window_idx), batch_size):
+        w = window_idx[s:s + batch_size]
+        contiguous = w[-1] - w[0] + 1 == len(w)
+        xb = view_in[w[0]:w[-1] + 1] if contiguous else view_in[w]
+        tb = view_t[w[0]:w[-1] + 1] if contiguous else view_t[w]
+        rec = np.asarray(recon_fn(np.ascontiguousarray(xb)))
+        check_finite(rec, "the model's reconstruction", "the model diverged in training: retrain "
+                     "with a lower lr or with clip", where=None)
+        err = (rec.astype(np.float64) - tb.astype(np.float64)) ** 2   # (D3) (b, T, D)
+        step = err.mean(axis=2)                                         # (b, T)
+        wscore[s:s + len(w)] = step.mean(axis=1)                        # (D4)
+        if keep_step is not None:
+            keep_step[w] = step
+        if keep is not None:
+            keep["windows"][w] = tb
+            keep["reconstructions"][w] = rec
+            keep["step_errors"][w] = err
+        first = w * stride                                              # (D5), streamed
+        fold_window_errors(point, step, first, how, count)
+        fold_window_errors(feat, err, first, how)
+        fold_window_errors(rec_sum, rec, first, "mean")
+    seen = count > 0
+    if how == "mean":
+        point[seen] /= count[seen]
+        feat[seen] /= count[seen, None]
+    rec_mean = np.zeros((N, D))
+    rec_mean[seen] = rec_sum[seen] / count[seen, None]
+    return wscore, point, feat, rec_mean
+
+
+def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, repair=0,
+                 batch_size=1024, keep_windows=False, dtype=np.float32, keep_step_errors=None):
+    """Score a scaled series ``x (N, D)`` with a reconstruction function ``(b, T, D) → (b, T, D)``.
+
+    Windows start every ``stride`` points.  Returns ``(window_scores (n,), point_scores (N,),
+    feature_errors (N, D), passes, keep)``: (D3)–(D5), then, when ``point_threshold`` is given,
+    up to ``repair`` passes (R1)–(R3).  ``keep`` holds the plain pass's (n, T, D) arrays with
+    ``keep_windows=True``, else None.  Points no window covers (the last ``< stride`` ones) take
+    the values of the last covered point.  ``point_threshold``: a number or one per point (N,).
+    ``keep_step_errors``: a dict that receives ``"step"``, the (n, T) per-step errors.
+    """
+    x = np.ascontiguousarray(x, dtype=dtype)
+    N, D = x.shape
+    n = window_count(N, T, stride)
+    keep = None
+    if keep_windows:
+        keep = {k: np.empty((n, T, D), dtype=np.float64 if k == "step_errors" else dtype)
+                for k in ("windows", "reconstructions", "step_errors")}
+    nearest = _nearest_covered(N, T, stride, n)
+    step = None
+    if keep_step_errors is not None:
+        step = keep_step_errors["step"] = np.empty((n, T))
+    wscore, point, feat, rec_mean = _accumulate(recon_fn, x, x, T, stride, how, np.arange(n),
+                                                batch_size, keep, step)
+    point, feat, rec_mean = point[nearest], feat[nearest], rec_mean[nearest]
+    passes = 0
+    if point_threshold is None or repair <= 0:
+        return wscore, point, feat, passes, keep
+    flags = point > point_threshold
+    previous = np.zeros(N, dtype=bool)
+    for _ in range(int(repair)):
+        if not flags.any() and not previous.any():
+            break
+        x_rep = x.copy()
+        x_rep[flags] = rec_mean[flags].astype(dtype)                    # (R1)
+        changed = flags | previous
+        affected = window_hits(changed, T, stride)         # windows whose input changed
+        points = _covered_points(affected, N, T, stride)   # points whose score may change
+        rerun = np.flatnonzero(window_hits(points, T, stride))  # all windows covering them
+        _, p2, f2, r2 = _accumulate(recon_fn, x_rep, x, T, stride, how, rerun, batch_size)  # (R2)
+        point[points], feat[points], rec_mean[points] = p2[points], f2[points], r2[points]
+        point, feat, rec_mean = point[nearest], feat[nearest], rec_mean[nearest]
+        passes += 1
+        previous = flags
+        flags = point > point_threshold                                  # (R3)
+        if np.array_equal(flags, previous):
+            break
+    return wscore, point, feat, passes, keep
+
+
+# ---------------------------------------------------------------------------------------------
+# Point thresholds matched to each point's coverage
+# ---------------------------------------------------------------------------------------------
+
+def coverage_positions(N, T, stride=1):
+    """``(t_lo, t_hi)``, each (N,) int: point j sits at the steps t_lo, t_lo + s, …, t_hi of the
+    windows (length T, every ``stride`` = s points) that cover it.
+
+    Interior points have the full set (t_lo < s, t_hi > T - 1 - s); the first and last T - 1
+    points of a series are covered by fewer windows, at the early (start of the series) or late
+    (end) steps only.  Points after the last window (``stride`` > 1) take the last covered
+    point's positions, as their scores do.
+    """
+    n = window_count(N, T, stride)
+    j = np.minimum(np.arange(N), (n - 1) * stride + T - 1)
+    first_w = np.maximum(-((T - 1 - j) // stride), 0)       # ceil((j - T + 1) / s), ≥ 0
+    last_w = np.minimum(j // stride, n - 1)
+    return j - last_w * stride, j - first_w * stride
+
+
+def _position_errors(step, T):
+    """(M, T) ``E[j, t]``: the error of point j at step t of the window starting at j - t, for
+    the M = n - T + 1 points covered by all T of the n stride-1 windows whose errors are
+    ``step (n, T)``."""
+    n = step.shape[0]
+    j = np.arange(T - 1, n)                                  # windows j - T + 1 … j all exist
+    t = np.arange(T)
+    return step[j[:, None] - t[None, :], t[None, :]]
+
+
+def _aggregate(values, how, axis):
+    if how == "min":
+        return values.min(axis=axis)
+    if how == "max":
+        return values.max(axis=axis)
+    return values.mean(axis=axis)
+
+
+def matched_point_thresholds(errors, rule, how, N, T, stride=1):
+    """(N,) point thresholds for a series of N points, each fitted on calibration points scored
+    with the *same* window positions as that point.
+
+    ``errors (M, T)``: calibration errors ``E[j, t]`` of M fully covered normal points
+    (:func:`_position_errors`).  A point at positions P = {t_lo, t_lo + s, …, t_hi}
+    (:func:`coverage_positions`) gets ``rule`` fitted on ``agg_{t ∈ P} E[:, t]`` — the scores the
+    calibration points would have with only those windows.  So an interior point is compared with
+    fully covered points, and an edge point with calibration scores that had as few windows.
+    """
+    t_lo, t_hi = coverage_positions(N, T, stride)
+    pairs, inverse = np.unique(np.stack([t_lo, t_hi], axis=1), axis=0, return_inverse=True)
+    values = np.empty(len(pairs))
+    for i, (lo, hi) in enumerate(pairs):
+        values[i] = rule.compute(_aggregate(errors[:, lo:hi + 1:stride], how, axis=1))
+    return values[np.ravel(inverse)]
