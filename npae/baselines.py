@@ -8,9 +8,9 @@ The same scaler, windows, validation split, point aggregation, repair passes and
 :class:`npae.AnomalyDetector` (both are a :class:`npae.detector.WindowDetector`); only the model
 differs.  With the training windows flattened to rows ``X (n, T·D)``::
 
-    (B1) μ = mean of the rows;  X - μ = U S Vᵀ                  (NumPy's thin SVD)
-    (B2) k = the fewest components whose S² hold ``variance`` (0.95) of Σ S²
-    (B3) x̂ = μ + (x - μ) V_k V_kᵀ                              the reconstruction of a window
+    (PCA 1) μ = mean of the rows;  X - μ = U S Vᵀ                  (NumPy's thin SVD)
+    (PCA 2) k = the fewest components whose S² hold ``variance`` (0.95) of Σ S²
+    (PCA 3) x̂ = μ + (x - μ) V_k V_kᵀ                              the reconstruction of a window
 
 It is the "PCA reconstruction (95 % variance)" of the evaluation data's README, and costs one SVD:
 if a recurrent autoencoder does not beat it, the autoencoder does not earn its training time.
@@ -36,7 +36,7 @@ class PCADetector(WindowDetector):
     """Window-PCA reconstruction detector with :class:`npae.AnomalyDetector`'s API.
 
     ``variance`` (0.95): the share of the training windows' variance the kept components hold
-    (B2).  ``window_size`` ("auto"), ``stride``, ``scaler``, ``val_fraction`` (0.2, the latest
+    (PCA 2).  ``window_size`` ("auto"), ``stride``, ``scaler``, ``val_fraction`` (0.2, the latest
     training windows: PCA is fitted without them, the thresholds on them), ``calibration``,
     ``threshold`` / ``q`` / ``k`` / ``contamination``, ``point_threshold``, ``aggregate``,
     ``repair``, ``score_stride``, ``score_batch_size``: as for AnomalyDetector.
@@ -64,13 +64,13 @@ class PCADetector(WindowDetector):
         start = time.perf_counter()
         n, T, D = windows.shape
         X = np.asarray(windows[:n - n_val], dtype=np.float64).reshape(n - n_val, T * D)
-        mean = X.mean(axis=0)                                               # (B1)
+        mean = X.mean(axis=0)                                               # (PCA 1)
         _, S, Vt = np.linalg.svd(X - mean, full_matrices=False)
         energy = S ** 2
         total = energy.sum()
         if total > 0:
             share = np.cumsum(energy) / total
-            k = int(np.searchsorted(share, self.variance - 1e-12) + 1)     # (B2)
+            k = int(np.searchsorted(share, self.variance - 1e-12) + 1)     # (PCA 2)
         else:
             share, k = np.ones(1), 1
         k = min(k, len(S))
@@ -85,7 +85,7 @@ class PCADetector(WindowDetector):
     def _recon_fn(self):
         mean, V = self.mean_, self.components_
 
-        def recon(xb):                                                      # (B3)
+        def recon(xb):                                                      # (PCA 3)
             b = xb.shape[0]
             flat = np.asarray(xb, dtype=np.float64).reshape(b, -1) - mean
             return ((flat @ V.T) @ V + mean).reshape(xb.shape).astype(xb.dtype, copy=False)

@@ -292,8 +292,8 @@ def autocorrelation(series, max_lag) -> np.ndarray:
     Per feature, after removing its least-squares line (so a trend does not swamp the
     seasonality)::
 
-        (P1) r_d[k] = Σ_{t<N-k} (x_t - x̄)(x_{t+k} - x̄) / Σ_t (x_t - x̄)²     (statsmodels' acf)
-        (P2) r[k]   = mean of r_d[k] over the features that vary
+        (Period 1) r_d[k] = Σ_{t<N-k} (x_t - x̄)(x_{t+k} - x̄) / Σ_t (x_t - x̄)²     (statsmodels' acf)
+        (Period 2) r[k]   = mean of r_d[k] over the features that vary
 
     computed with one FFT.  A constant series (no varying feature) gives r = [1, 0, 0, …].
     """
@@ -316,8 +316,8 @@ def autocorrelation(series, max_lag) -> np.ndarray:
     xv = x[:, varies]
     size = 1 << int(np.ceil(np.log2(2 * N - 1)))
     f = np.fft.rfft(xv, n=size, axis=0)
-    acov = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:max_lag + 1]   # (P1) numerators
-    return (acov / var[varies]).mean(axis=1)                               # (P2)
+    acov = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:max_lag + 1]   # (Period 1) numerators
+    return (acov / var[varies]).mean(axis=1)                               # (Period 2)
 
 
 PEAK_PROMINENCE = 0.1   # a period's peak must rise this much above the trough before it
@@ -327,19 +327,19 @@ PEAK_SHARE = 0.8        # ... and reach this share of the highest such peak
 def dominant_period(series, max_lag=PERIOD_MAX_LAG, min_lag=3):
     """The dominant period of a series by autocorrelation, or None when it shows none.
 
-    TSB-UAD's ``find_length`` approach (Paparrizos et al., VLDB 2022): the autocorrelation (P1)–
-    (P2) of the first 20,000 points up to ``max_lag`` (at most N // 2) and its local maxima at
+    TSB-UAD's ``find_length`` approach (Paparrizos et al., VLDB 2022): the autocorrelation (Period 1)–
+    (Period 2) of the first 20,000 points up to ``max_lag`` (at most N // 2) and its local maxima at
     lags ≥ ``min_lag``, with two changes that make it robust:
 
-    (P3) a peak counts only if it rises ≥ 0.1 above the lowest r at a smaller lag (a real period
+    (Period 3) a peak counts only if it rises ≥ 0.1 above the lowest r at a smaller lag (a real period
          makes r dip and come back; noise only wiggles a decaying curve, and the highest of those
          wiggles is what ``find_length`` returned for a slow sine), and clears max(0.1, 3/√N)
          (white noise stays below that);
-    (P4) of the counted peaks, the first that reaches 0.8 of the highest: r is nearly as high at
+    (Period 4) of the counted peaks, the first that reaches 0.8 of the highest: r is nearly as high at
          2P, 3P, … as at the period P itself, and noise decides which of them is highest;
-    (P5) the highest r within ±25 % of that lag (noise puts several wiggles on a broad peak).
+    (Period 5) the highest r within ±25 % of that lag (noise puts several wiggles on a broad peak).
 
-    Peaks are looked for in r[k]·N / (N - k): (P1)'s sum over N - k pairs divided by N tapers r
+    Peaks are looked for in r[k]·N / (N - k): (Period 1)'s sum over N - k pairs divided by N tapers r
     linearly and pulls a broad peak to a shorter lag (a sine of period 89 in 600 points peaked
     at 84).
 
@@ -351,17 +351,17 @@ def dominant_period(series, max_lag=PERIOD_MAX_LAG, min_lag=3):
     if N < 2 * min_lag + 2:
         return None
     r = autocorrelation(x, min(max_lag, N // 2))
-    r = r * N / (N - np.arange(len(r)))                   # (P3') without the (N - k) / N taper
+    r = r * N / (N - np.arange(len(r)))                   # (Period 3') without the (N - k) / N taper
     k = np.arange(1, len(r) - 1)
     trough = np.minimum.accumulate(r)                     # lowest r at lags ≤ k
     peaks = k[(r[k] > r[k - 1]) & (r[k] >= r[k + 1]) & (k >= min_lag)
-              & (r[k] - trough[k - 1] >= PEAK_PROMINENCE)                   # (P3)
+              & (r[k] - trough[k - 1] >= PEAK_PROMINENCE)                   # (Period 3)
               & (r[k] > max(0.1, 3.0 / np.sqrt(N)))]
     if peaks.size == 0:
         return None
-    first = int(peaks[np.argmax(r[peaks] >= PEAK_SHARE * r[peaks].max())])  # (P4)
+    first = int(peaks[np.argmax(r[peaks] >= PEAK_SHARE * r[peaks].max())])  # (Period 4)
     near = np.arange(max(min_lag, (3 * first) // 4), min(len(r), (5 * first) // 4 + 1))
-    return int(near[np.argmax(r[near])])                                  # (P5)
+    return int(near[np.argmax(r[near])])                                  # (Period 5)
 
 
 def auto_window_size(series, low=AUTO_WINDOW_RANGE[0], high=AUTO_WINDOW_RANGE[1],
@@ -590,12 +590,12 @@ class StandardScaler(_Scaler):
     scikit-learn).  A constant feature (std zero up to rounding error: std ≤ count·ε·|mean|, as
     scikit-learn decides it) gets ``scale_ = 1``, so it maps to 0 instead of NaN.
 
-        (S1) mean = Σx / n,  std = sqrt(Σ(x - mean)² / n)
-        (S2) where (S1) over- or underflows (|x| above 1e150 or below 1e-150, e.g. a series in
-             units of 1e300 or 1e-300), or the feature is constant: (S1) of u = x / max|x|,
+        (Scale 1) mean = Σx / n,  std = sqrt(Σ(x - mean)² / n)
+        (Scale 2) where (Scale 1) over- or underflows (|x| above 1e150 or below 1e-150, e.g. a series in
+             units of 1e300 or 1e-300), or the feature is constant: (Scale 1) of u = x / max|x|,
              times max|x| — so a series scaled by 1e±300 keeps its shape instead of becoming
              all zeros, and a constant series maps to exactly 0 whatever its magnitude
-        (S3) z = (x - mean) / std, or x/std - mean/std where x - mean overflows
+        (Scale 3) z = (x - mean) / std, or x/std - mean/std where x - mean overflows
 
     Difference from the tutorial: the tutorial calls scikit-learn's scaler on (n, T) windows, and
     scikit-learn treats each of the T *time positions* as its own column (T means and T stds).
@@ -614,7 +614,7 @@ class StandardScaler(_Scaler):
 
     def _fit(self, a, axes):
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            mean = a.mean(axis=axes)                                     # (S1)
+            mean = a.mean(axis=axes)                                     # (Scale 1)
             std = a.std(axis=axes)
         count = a.size // mean.size  # values behind each statistic
         eps = np.finfo(np.float64).eps
@@ -623,7 +623,7 @@ class StandardScaler(_Scaler):
         big = np.maximum(a.max(axis=axes), -a.min(axis=axes))  # max|x|, no |x| temporary
         redo = (~np.isfinite(mean) | ~np.isfinite(std) | constant | (big > 1e150)
                 | ((big < 1e-150) & (big > 0)))
-        if redo.any():  # (S2): the same statistics of x / max|x|, then scaled back
+        if redo.any():  # (Scale 2): the same statistics of x / max|x|, then scaled back
             m = np.where(big > 0, big, 1.0)
             u_mean, u_std = _moments_of_ratio(a, m, axes)
             mean = np.where(redo, u_mean * m, mean)
@@ -642,7 +642,7 @@ class StandardScaler(_Scaler):
 
     def _forward(self, a):
         with np.errstate(over="ignore", invalid="ignore"):
-            out = (a - self.mean_) / self.scale_                         # (S3)
+            out = (a - self.mean_) / self.scale_                         # (Scale 3)
         if not np.isfinite(out).all():  # x and mean near ±1.7e308: their difference overflows
             with np.errstate(over="ignore", invalid="ignore"):
                 out = a / self.scale_ - self.mean_ / self.scale_

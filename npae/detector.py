@@ -9,35 +9,35 @@
 The data path (shape glossary: N points, D features, T = ``window_size``, n = N - T + 1 windows
 when scoring)::
 
-    (D1) series (N, D) ─► scaler fitted on the training windows, per feature ─► x (N, D)
-    (D0) T = ``window_size``, or with "auto" one period of the training series
+    (Det 1) series (N, D) ─► scaler fitted on the training windows, per feature ─► x (N, D)
+    (Det 0) T = ``window_size``, or with "auto" one period of the training series
          (:func:`npae.data.auto_window_size`, autocorrelation, clipped to 8 … 300 and N / 2)
-    (D2) training windows (stride ``stride``) ─► npae.train.fit ─► model; the latest
+    (Det 2) training windows (stride ``stride``) ─► npae.train.fit ─► model; the latest
          ``val_fraction`` of them held out (early stopping, plateau schedule, calibration)
-    (D3) every window x_i = x[i : i+T], its reconstruction x̂_i, squared errors
+    (Det 3) every window x_i = x[i : i+T], its reconstruction x̂_i, squared errors
          e_i = (x̂_i - x_i)²  (T, D)              per step and feature
-    (D4) window score  s_i = mean_{t,d} e_i[t, d]   (the tutorial's)  ─► threshold_ ─► window flags
-    (D5) point score   p_j = agg_{i: i ≤ j < i+T} mean_d e_i[j - i, d]   agg = min (default) | mean | max
-    (D6) point flags   p_j > θ_j        θ_j: point j's threshold, (C1)–(C2) of WindowDetector
+    (Det 4) window score  s_i = mean_{t,d} e_i[t, d]   (the tutorial's)  ─► threshold_ ─► window flags
+    (Det 5) point score   p_j = agg_{i: i ≤ j < i+T} mean_d e_i[j - i, d]   agg = min (default) | mean | max
+    (Det 6) point flags   p_j > θ_j        θ_j: point j's threshold, (Cal 1)–(Cal 2) of WindowDetector
 
 A 3-D input (n, T, D) is a set of ready-made windows (equal-length series): each is one window,
-its score (D4) is the series' score, and ``predict`` flags series.
+its score (Det 4) is the series' score, and ``predict`` flags series.
 
-Why ``min`` in (D5): a point is then only as anomalous as the *cleanest* window that contains it,
+Why ``min`` in (Det 5): a point is then only as anomalous as the *cleanest* window that contains it,
 so a spike scores high on its own points but not on the T - 1 normal points around it that share
 windows with it.  The tutorial's alternative — flag a window, mark all its T points — predicts 50
 points for a 10-point spike, hence its F1 of about 0.33.
 
 Repair passes (``repair``, default 2).  ``min`` fails in one place: a normal point whose every
 covering window also contains an anomaly (two spikes less than T apart), because an autoencoder
-reconstructs a whole window badly when part of it is abnormal.  After (D6) the flagged points are
+reconstructs a whole window badly when part of it is abnormal.  After (Det 6) the flagged points are
 therefore *repaired* — replaced by the model's own reconstruction (the mean over the windows
 covering them) — and the affected windows are reconstructed again, errors still measured against
 the original values:
 
-    (R1) x'_j = x̄̂_j if p_j > θ else x_j        (x̄̂_j: mean reconstruction of point j)
-    (R2) e'_i = (f(x'_i) - x_i)²                 only windows near a repaired point are re-run
-    (R3) p'_j from e' as in (D5); repeat while the flags change, at most ``repair`` times
+    (Repair 1) x'_j = x̄̂_j if p_j > θ else x_j        (x̄̂_j: mean reconstruction of point j)
+    (Repair 2) e'_i = (f(x'_i) - x_i)²                 only windows near a repaired point are re-run
+    (Repair 3) p'_j from e' as in (Det 5); repeat while the flags change, at most ``repair`` times
 
 A true anomaly keeps a high score (its repaired neighbourhood is reconstructed as normal, far from
 its real value), while the normal points between two anomalies are now reconstructed from clean
@@ -45,7 +45,7 @@ windows.  It is the masking idea of Donut's missing-data imputation (Xu et al., 
 without the MCMC.  Measured on the demo's data (50 epochs, float32): with seed 42, whose spikes at
 373/421 and 615/657 are closer than a window, the LSTM's point F1 goes from 0.83 (no repair) to
 0.95 (one pass) and 0.98 (two); over seeds 0–4 and 42 it is 0.98–1.0 with two passes (0.83–1.0
-without), for the RNN 0.98–1.0 (0.94–1.0 without).  Window scores (D4) never use it: they stay
+without), for the RNN 0.98–1.0 (0.94–1.0 without).  Window scores (Det 4) never use it: they stay
 the tutorial's.
 
 The point threshold (``point_threshold``, default ``"max"``) is fitted on calibration point
@@ -57,7 +57,7 @@ skewed (median ~1e-5, tail ~1e-1) for median + k·MAD to work.  Other rules:
 (peaks over threshold: an exponential tail extrapolated beyond the largest calibration score; see
 :class:`npae.scoring.Threshold`).
 
-Which points calibrate, and why (:class:`WindowDetector`, (C1)–(C2)).  Before, ``max`` was the
+Which points calibrate, and why (:class:`WindowDetector`, (Cal 1)–(Cal 2)).  Before, ``max`` was the
 largest score of *every* training point, and with ``min`` aggregation that is an edge point: the
 last training point lies in one window only, so its score is the error of one window's last step,
 not the best of T.  Measured with the PCA baseline (same windows and scores) on the NAB series at
@@ -66,7 +66,7 @@ covered ones: art_daily_jumpsup (T 288) 0.671 vs 0.00101, ec2_cpu_utilization_82
 0.152 vs 0.0183, cpu_utilization_asg_misconfiguration (12) 0.649 vs 0.0992, nyc_taxi (48) 0.664
 vs 0.0922, ambient_temperature_system_failure (23) 3.63 vs 0.0956, machine_temperature (50) 0.28
 vs 0.0827: the edge set the threshold 3 to 660 times higher than any interior point, a margin
-that came from the edge, not from the data.  With (C1) and (C2) the thresholds are what the
+that came from the edge, not from the data.  With (Cal 1) and (Cal 2) the thresholds are what the
 calibration points say, and an edge is judged against calibration scores with as few windows
 (the last T - 1 points of jumpsup: 89 flagged with the interior threshold, 60 matched).  The
 cost is measured too: the same margin had hidden that a maximum over a few hundred calibration
@@ -132,7 +132,7 @@ MIN_CALIBRATION_POINTS = 20       # fewer fully covered held-out points: calibra
 
 class WindowDetector:
     """What :class:`AnomalyDetector` and :class:`npae.baselines.PCADetector` share: the scaler,
-    the windows, the validation split, scoring (D3)–(D6), the repair passes and the thresholds.
+    the windows, the validation split, scoring (Det 3)–(Det 6), the repair passes and the thresholds.
 
     A subclass defines ``_fit_model(windows (n, T, D), n_val)`` (train on the first n - n_val
     windows; the last n_val are the held-out validation split, the latest in time) and
@@ -143,11 +143,11 @@ class WindowDetector:
     point threshold on the points of the validation stretch covered only by validation windows.
     Two rules keep an edge effect out of every threshold:
 
-    (C1) calibration points are *fully covered* points only (all T windows around them exist):
+    (Cal 1) calibration points are *fully covered* points only (all T windows around them exist):
          with ``min`` aggregation the first and last T - 1 points of a stretch, covered by fewer
          windows, score far higher than interior ones (the last training point, in one window
          only, set the old ``max`` threshold);
-    (C2) a scored point covered by fewer windows (the first and last T - 1 points of a scored
+    (Cal 2) a scored point covered by fewer windows (the first and last T - 1 points of a scored
          series) is compared with a threshold fitted on the calibration points re-scored with
          the same window positions (:func:`matched_point_thresholds`), so the end of a series
          raises no false alarm for being the end.
@@ -313,11 +313,11 @@ class WindowDetector:
             if T < 2:
                 raise ShapeError(f"ready-made windows need at least 2 steps, got shape {x.shape}")
             self.window_size_ = T
-            scaler.fit(x)                                        # (D1) on the training windows
+            scaler.fit(x)                                        # (Det 1) on the training windows
             windows = scaler.transform(x)
             xs = None
         else:
-            T = auto_window_size(x) if self.window_size == "auto" else self.window_size
+            T = auto_window_size(x) if self.window_size == "auto" else self.window_size  # (Det 0)
             if len(x) < T:
                 raise DataError(f"the training series has {len(x)} points, fewer than one window "
                                 f"(window_size={T}); use a longer series or a smaller window")
@@ -325,7 +325,7 @@ class WindowDetector:
                 raise DataError(f"score_stride ({self.score_stride}) must be at most the window "
                                 f"({T}, chosen by window_size='auto'); lower score_stride")
             self.window_size_ = int(T)
-            scaler.fit(sliding_windows(x, T))                    # (D1) on the training windows
+            scaler.fit(sliding_windows(x, T))                    # (Det 1) on the training windows
             xs = scaler.transform(x)
             windows = sliding_windows(xs, T, self.stride)
         self.scaler_ = scaler
@@ -336,7 +336,7 @@ class WindowDetector:
                             f"{n - n_val} for training and {n_val} for validation; both need at "
                             f"least one (use a longer training series, a smaller window or "
                             f"val_fraction=0)")
-        self._fit_model(np.ascontiguousarray(windows, dtype=self.dtype), n_val)   # (D2)
+        self._fit_model(np.ascontiguousarray(windows, dtype=self.dtype), n_val)   # (Det 2)
         self.n_val_windows_ = n_val
         self._fit_scores(windows, xs, n_val)
         self._check_undertraining(windows, n_val)
@@ -363,7 +363,7 @@ class WindowDetector:
     def _fit_scores(self, windows, xs, n_val):
         """Training and calibration scores: ``decision_scores_`` (every training window),
         ``train_point_scores_`` (every training point), ``calibration_scores_`` (the window scores
-        the window threshold is fitted on) and ``calibration_errors_`` (M, T) (C1)."""
+        the window threshold is fitted on) and ``calibration_errors_`` (M, T) (Cal 1)."""
         T = self.window_size_
         recon = self._recon_fn()
         if self.windows_input_:
@@ -409,13 +409,13 @@ class WindowDetector:
             self.point_threshold_obj_.value_ = self.threshold_
             self.point_threshold_ = self.threshold_
         elif self.calibration_errors_ is not None:
-            full = _aggregate(self.calibration_errors_, self.aggregate, axis=1)   # (C1)
+            full = _aggregate(self.calibration_errors_, self.aggregate, axis=1)   # (Cal 1)
             self.point_threshold_ = self.point_threshold_obj_.fit(full)
         else:
             self.point_threshold_ = self.point_threshold_obj_.fit(self.train_point_scores_)
 
     def point_thresholds(self, n_points) -> np.ndarray:
-        """(N,) the threshold each point of an N-point series is compared with (C2)."""
+        """(N,) the threshold each point of an N-point series is compared with (Cal 2)."""
         self._check_fitted()
         if self.calibration_errors_ is None:
             return np.full(n_points, self.point_threshold_)
@@ -477,7 +477,7 @@ class WindowDetector:
         keep = keep or {}
         return Detection(
             window_scores=wscore, window_flags=wscore > self.threshold_,
-            point_scores=point, point_flags=point > thresholds,
+            point_scores=point, point_flags=point > thresholds,  # (Det 6)
             feature_errors=feat, threshold=float(self.threshold_),
             point_threshold=float(self.point_threshold_), repair_passes=passes,
             point_thresholds=thresholds,
@@ -489,7 +489,7 @@ class WindowDetector:
     # point (windows); pandas is never imported unless it was passed in.
 
     def decision_function(self, data):
-        """Window scores (D4), higher = worse: (n,) for a series (window i = points i·s …
+        """Window scores (Det 4), higher = worse: (n,) for a series (window i = points i·s …
         i·s + T - 1, s = ``score_stride``, n = (N - T) // s + 1), or one score per series for
         ready-made windows (n, T, D)."""
         self._check_fitted()
@@ -502,7 +502,7 @@ class WindowDetector:
         return _like(data, scores, step=self.score_stride)
 
     def score_points(self, data):
-        """(N,) point scores (D5) after the repair passes (R1)–(R3)."""
+        """(N,) point scores (Det 5) after the repair passes (Repair 1)–(Repair 3)."""
         return _like(data, self.detect(data).point_scores)
 
     def feature_errors(self, data):
@@ -511,7 +511,7 @@ class WindowDetector:
                      columns=getattr(data, "columns", getattr(self, "feature_names_in_", None)))
 
     def predict(self, data):
-        """(N,) bool, True for anomalous points (each above its threshold, (C2)); for ready-made
+        """(N,) bool, True for anomalous points (Det 6), each above its threshold (Cal 2); for ready-made
         windows (n, T, D), (n,) True for anomalous series."""
         return _like(data, self.detect(data).point_flags)
 
@@ -738,10 +738,10 @@ class AnomalyDetector(WindowDetector):
     | "torch" (``reference``), ``dtype``, ``seed`` (initial weights and batch order: the same
     seed gives the same initial weights on both backends), ``progress`` (a bar per epoch).
 
-    Thresholds (see :class:`WindowDetector` for where they are fitted): window (D4)
+    Thresholds (see :class:`WindowDetector` for where they are fitted): window (Det 4)
     ``threshold`` = "percentile" (``q``, default 95: the tutorial's), "mean_std" / "mad" (``k``)
-    or "contamination"; point (D6) ``point_threshold`` (default "max"), ``aggregate`` (D5),
-    ``repair`` (R1)–(R3); ``calibration`` "validation" | "train".
+    or "contamination"; point (Det 6) ``point_threshold`` (default "max"), ``aggregate`` (Det 5),
+    ``repair`` (Repair 1)–(Repair 3); ``calibration`` "validation" | "train".
 
     Fitted attributes: ``model_``, ``scaler_``, ``history_`` (:class:`npae.train.History`),
     ``window_size_``, ``decision_scores_`` (window scores of the training series),
@@ -868,7 +868,7 @@ class AnomalyDetector(WindowDetector):
         self.n_train_windows_ = len(windows) - n_val
         patience, lr_patience = self.patience_epochs(self.n_train_windows_)
         lr = self.learning_rate()
-        self.history_ = train_fit(                               # (D2)
+        self.history_ = train_fit(                               # (Det 2)
             model, windows, epochs=self.epochs, batch_size=self.batch_size, lr=lr,
             optimizer=self.optimizer, clip=self.clip,
             val_fraction=n_val / len(windows) if n_val else 0.0,

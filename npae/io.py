@@ -6,11 +6,11 @@ value), so the peak memory is a small multiple of the numeric data, not of the t
 timestamp or other text column costs nothing, and no row is kept as a list of strings.  Which
 columns are values is decided as the rows stream past:
 
-    (C1) a column named with ``columns`` is a value column; any text cell in it is an error
-    (C2) otherwise every column except ``labels`` and one named like a time (``TIME_NAMES``) is a
+    (CSV 1) a column named with ``columns`` is a value column; any text cell in it is an error
+    (CSV 2) otherwise every column except ``labels`` and one named like a time (``TIME_NAMES``) is a
          candidate: all numbers (or empty) → a value column; a text cell → not one, unless the
          column is mostly numbers, which is an error (a typo is never dropped silently)
-    (C3) empty cells and the ``MISSING`` markers are NaN, handled by ``fill`` (or refused)
+    (CSV 3) empty cells and the ``MISSING`` markers are NaN, handled by ``fill`` (or refused)
 
 Writing (:func:`atomic_file`, :func:`atomic_write`).  Every file npae writes (``scores.csv``,
 ``summary.json``, figures, ``report.html``, a saved detector) goes to a temporary file created
@@ -195,7 +195,7 @@ class _Column:
 
 
 def _count(col, cell, i, line):
-    """Count a cell that is not a finite number: missing (C3) or text (C1)/(C2)."""
+    """Count a cell that is not a finite number: missing (CSV 3) or text (CSV 1)/(CSV 2)."""
     if _cell_kind(cell) == "missing":
         col.missing += 1
         if col.first_missing is None:
@@ -245,10 +245,10 @@ def _no_header(header):
 
 
 def read_series(path, columns=None, labels=None, fill=None) -> CSVSeries:
-    """Read a CSV series: the value columns (C1)–(C3), an optional 0/1 ``labels`` column.
+    """Read a CSV series: the value columns (CSV 1)–(CSV 3), an optional 0/1 ``labels`` column.
 
     ``columns``: value column names (a list, each item may be comma-separated) or None for
-    (C2).  ``fill``: None (refuse empty or NaN cells), ``"ffill"``, ``"interpolate"`` or
+    (CSV 2).  ``fill``: None (refuse empty or NaN cells), ``"ffill"``, ``"interpolate"`` or
     ``"drop"``.  Every problem with the file is a :class:`~npae.errors.DataError` naming the row
     and line (messages name ``npae detect``'s options, ``--column`` / ``--fill`` / ``--labels``).
     """
@@ -324,7 +324,7 @@ def iter_column(path, name):
 
 
 def _wanted(path, header, columns, labels):
-    """The (C1) names, or None for (C2); checks the names against the header."""
+    """The (CSV 1) names, or None for (CSV 2); checks the names against the header."""
     if labels is not None and labels not in header:
         raise DataError(f"{path}: no column {labels!r} for --labels (columns: {', '.join(header)})")
     if columns is None:
@@ -382,7 +382,7 @@ def _read_rows(path, reader, columns, labels, fill):
                 continue
             raise DataError(f"{path}: row {i} (line {reader.line_num}) has {len(r)} fields, the "
                             f"header has {n}")
-        if i == 0 and wanted is None:  # (C2): a column whose first cell is text is only counted
+        if i == 0 and wanted is None:  # (CSV 2): a column whose first cell is text is only counted
             for col in cols:
                 try:
                     float(r[col.j])
@@ -407,7 +407,7 @@ def _read_rows(path, reader, columns, labels, fill):
     if N == 0:
         raise DataError(f"{path} has a header but no data rows")
     table = np.frombuffer(buf, dtype=np.float64).reshape(N, len(stored))
-    # (C2): which candidates are value columns
+    # (CSV 2): which candidates are value columns
     chosen = []
     for col in cols:
         numbers = N - col.text - col.missing

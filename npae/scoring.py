@@ -202,16 +202,16 @@ class Threshold:
     ``apply(scores)`` returns ``scores > value_`` (strictly greater, as in the tutorial).
 
     ==================  ===================  =================================================
-    method              parameter (default)  threshold
+    method              parameter = default  threshold
     ==================  ===================  =================================================
-    ``"percentile"``    ``q`` (95)           ``np.percentile(scores, q)`` (the tutorial's)
-    ``"mean_std"``      ``k`` (3)            mean + k·σ, σ the population std (the guide's)
-    ``"mad"``           ``k`` (3)            median + k · 1.4826 · median(|s - median|);
+    ``"percentile"``    ``q`` = 95           ``np.percentile(scores, q)`` (the tutorial's)
+    ``"mean_std"``      ``k`` = 3            mean + k·σ, σ the population std (the guide's)
+    ``"mad"``           ``k`` = 3            median + k · 1.4826 · median(|s - median|);
                                              robust to the anomalies in the training scores
     ``"contamination"`` ``contamination``    the (1 - c) quantile, i.e. percentile 100·(1 - c),
-                        (0.1)                PyOD's convention: about a fraction c of the
+                        = 0.1                PyOD's convention: about a fraction c of the
                                              training scores ends up flagged
-    ``"pot"``           ``risk`` (1e-4)      peaks over threshold: u = the 90th percentile,
+    ``"pot"``           ``risk`` = 1e-4      peaks over threshold: u = the 90th percentile,
                                              β = the mean excess of the scores above u (an
                                              exponential tail), threshold u + β·ln(0.1 / risk):
                                              the score a normal point exceeds with probability
@@ -366,11 +366,11 @@ def threshold_spec(thr: Threshold) -> str:
 class Detection:
     """Everything one scoring of a series gives (see :meth:`AnomalyDetector.detect`).
 
-    window_scores (n,), window_flags (n,) bool   (D4), the plain pass
-    point_scores (N,), point_flags (N,) bool     (D5)–(D6), after the repair passes
+    window_scores (n,), window_flags (n,) bool   (Det 4), the plain pass
+    point_scores (N,), point_flags (N,) bool     (Det 5)–(Det 6), after the repair passes
     feature_errors (N, D)                        each feature's error, aggregated as point_scores
     threshold, point_threshold                   the window threshold; a fully covered point's
-    point_thresholds (N,)                        the threshold of each point (C2)
+    point_thresholds (N,)                        the threshold of each point (Cal 2)
     repair_passes                                how many repair passes ran (0 = none needed)
     windows, reconstructions, step_errors        (n, T, D) each, the plain pass; only with
                                                  ``keep_windows=True`` (memory n·T·D)
@@ -412,7 +412,7 @@ def _nearest_covered(N, T, stride, n):
 
 def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size, keep=None,
                 keep_step=None):
-    """(D3)–(D5) for the windows ``window_idx`` (sorted int array) of the series ``x_in (N, D)``.
+    """(Det 3)–(Det 5) for the windows ``window_idx`` (sorted int array) of the series ``x_in (N, D)``.
 
     Returns ``(window_scores, point_scores, feature_errors, mean_reconstruction)`` with shapes
     (len(window_idx),), (N,), (N, D), (N, D).  Only points all of whose covering windows are in
@@ -435,16 +435,16 @@ def _accumulate(recon_fn, x_in, x_target, T, stride, how, window_idx, batch_size
         rec = np.asarray(recon_fn(np.ascontiguousarray(xb)))
         check_finite(rec, "the model's reconstruction", "the model diverged in training: retrain "
                      "with a lower lr or with clip", where=None)
-        err = (rec.astype(np.float64) - tb.astype(np.float64)) ** 2   # (D3) (b, T, D)
+        err = (rec.astype(np.float64) - tb.astype(np.float64)) ** 2   # (Det 3) (b, T, D)
         step = err.mean(axis=2)                                         # (b, T)
-        wscore[s:s + len(w)] = step.mean(axis=1)                        # (D4)
+        wscore[s:s + len(w)] = step.mean(axis=1)                        # (Det 4)
         if keep_step is not None:
             keep_step[w] = step
         if keep is not None:
             keep["windows"][w] = tb
             keep["reconstructions"][w] = rec
             keep["step_errors"][w] = err
-        first = w * stride                                              # (D5), streamed
+        first = w * stride                                              # (Det 5), streamed
         fold_window_errors(point, step, first, how, count)
         fold_window_errors(feat, err, first, how)
         fold_window_errors(rec_sum, rec, first, "mean")
@@ -462,8 +462,8 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
     """Score a scaled series ``x (N, D)`` with a reconstruction function ``(b, T, D) → (b, T, D)``.
 
     Windows start every ``stride`` points.  Returns ``(window_scores (n,), point_scores (N,),
-    feature_errors (N, D), passes, keep)``: (D3)–(D5), then, when ``point_threshold`` is given,
-    up to ``repair`` passes (R1)–(R3).  ``keep`` holds the plain pass's (n, T, D) arrays with
+    feature_errors (N, D), passes, keep)``: (Det 3)–(Det 5), then, when ``point_threshold`` is given,
+    up to ``repair`` passes (Repair 1)–(Repair 3).  ``keep`` holds the plain pass's (n, T, D) arrays with
     ``keep_windows=True``, else None.  Points no window covers (the last ``< stride`` ones) take
     the values of the last covered point.  ``point_threshold``: a number or one per point (N,).
     ``keep_step_errors``: a dict that receives ``"step"``, the (n, T) per-step errors.
@@ -491,17 +491,17 @@ def score_series(recon_fn, x, T, *, stride=1, how="min", point_threshold=None, r
         if not flags.any() and not previous.any():
             break
         x_rep = x.copy()
-        x_rep[flags] = rec_mean[flags].astype(dtype)                    # (R1)
+        x_rep[flags] = rec_mean[flags].astype(dtype)                    # (Repair 1)
         changed = flags | previous
         affected = window_hits(changed, T, stride)         # windows whose input changed
         points = _covered_points(affected, N, T, stride)   # points whose score may change
         rerun = np.flatnonzero(window_hits(points, T, stride))  # all windows covering them
-        _, p2, f2, r2 = _accumulate(recon_fn, x_rep, x, T, stride, how, rerun, batch_size)  # (R2)
+        _, p2, f2, r2 = _accumulate(recon_fn, x_rep, x, T, stride, how, rerun, batch_size)  # (Repair 2)
         point[points], feat[points], rec_mean[points] = p2[points], f2[points], r2[points]
         point, feat, rec_mean = point[nearest], feat[nearest], rec_mean[nearest]
         passes += 1
         previous = flags
-        flags = point > point_threshold                                  # (R3)
+        flags = point > point_threshold                                  # (Repair 3)
         if np.array_equal(flags, previous):
             break
     return wscore, point, feat, passes, keep

@@ -14,16 +14,16 @@ optimiser step — sits behind a small *stepper* object:
 
 Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
 
-    (F1)  order ← a permutation of the n training windows, drawn from one Generator(seed);
+    (Fit 1)  order ← a permutation of the n training windows, drawn from one Generator(seed);
           a last batch of one window joins the batch before it (training_batches)
-    (F2)  for each batch b:  L_b = (1 / (B·T·D)) Σ (x̂ - x)²         (the loss of npae.losses)
-    (F3)                     ∇ ← ∂L_b/∂θ;  ∇ ← clip(∇, clip)       (when ``clip`` is given)
-    (F4)                     θ ← optimiser step(θ, ∇)
-    (F5)  train_loss = mean_b L_b        (the tutorial's epoch loss: a mean over batches)
-    (F6)  val_loss   = MSE over the held-out windows, no update     (when ``val_fraction`` > 0)
-    (F7)  budget: max(epochs, ⌈min_steps / steps per epoch⌉) epochs, at most ``max_steps`` steps
-    (F8)  lr ← ReduceLROnPlateau(lr, monitored loss)                 (when ``lr_patience`` is set)
-    (F9)  stop with TrainingDivergedError when a loss is not finite or train_loss exceeds
+    (Fit 2)  for each batch b:  L_b = (1 / (B·T·D)) Σ (x̂ - x)²         (the loss of npae.losses)
+    (Fit 3)                     ∇ ← ∂L_b/∂θ;  ∇ ← clip(∇, clip)       (when ``clip`` is given)
+    (Fit 4)                     θ ← optimiser step(θ, ∇)
+    (Fit 5)  train_loss = mean_b L_b        (the tutorial's epoch loss: a mean over batches)
+    (Fit 6)  val_loss   = MSE over the held-out windows, no update     (when ``val_fraction`` > 0)
+    (Fit 7)  budget: max(epochs, ⌈min_steps / steps per epoch⌉) epochs, at most ``max_steps`` steps
+    (Fit 8)  lr ← ReduceLROnPlateau(lr, monitored loss)                 (when ``lr_patience`` is set)
+    (Fit 9)  stop with TrainingDivergedError when a loss is not finite or train_loss exceeds
           100 × max(first batch loss, mean x²)
 
 The batch order comes from :func:`npae.data.iterate_batches` with one ``numpy.random.Generator``
@@ -64,10 +64,10 @@ STOP_REASONS = ("epochs", "max_steps", "early_stopping", "callback")
 class History:
     """What training did, one entry per epoch.
 
-    ``train_loss``: (F5) the mean of the batch losses of the epoch;
-    ``val_loss``: (F6) the loss on the held-out windows after the epoch (empty without a
+    ``train_loss``: (Fit 5) the mean of the batch losses of the epoch;
+    ``val_loss``: (Fit 6) the loss on the held-out windows after the epoch (empty without a
     validation split); ``lr``: the learning rate the epoch trained with (it changes only with
-    ``lr_patience``, (F8)); ``seconds``: wall time of the epoch.  ``steps``: optimiser steps in
+    ``lr_patience``, (Fit 8)); ``seconds``: wall time of the epoch.  ``steps``: optimiser steps in
     all.  ``best_epoch`` (0-based) is the epoch whose weights the model holds at the end when
     early stopping restored them, else the last; ``stopped_early`` says whether ``patience``
     ended training before its budget; ``stop_reason`` is one of :data:`STOP_REASONS`:
@@ -144,7 +144,7 @@ class History:
 # ---------------------------------------------------------------------------------------------
 
 class NumpyStepper:
-    """(F2)–(F4) for an npae autoencoder: MSELoss, the model's backward, an npae optimiser."""
+    """(Fit 2)–(Fit 4) for an npae autoencoder: MSELoss, the model's backward, an npae optimiser."""
 
     backend = "numpy"
 
@@ -170,17 +170,17 @@ class NumpyStepper:
             x_hat = self.model.forward(xb)             # (A1)–(A5)
             if not np.isfinite(x_hat).all():           # diverged weights: report, don't update
                 return float(np.mean((x_hat - xb) ** 2))
-            loss = float(self.loss_fn.forward(x_hat, xb))  # (F2)
+            loss = float(self.loss_fn.forward(x_hat, xb))  # (Fit 2)
         if not math.isfinite(loss):
             return loss                                # the loop raises; no update with NaN
-        self.model.backward(self.loss_fn.backward())   # (F3)
+        self.model.backward(self.loss_fn.backward())   # (Fit 3)
         if self.clip is not None:
             clip_grad_norm_(self.params, self.clip)
-        self.optimizer.step()                          # (F4)
+        self.optimizer.step()                          # (Fit 4)
         return loss
 
     def eval_loss(self, idx, batch_size=1024) -> float:
-        """(F6) MSE over the windows ``idx``, no update, computed in batches."""
+        """(Fit 6) MSE over the windows ``idx``, no update, computed in batches."""
         total, count = 0.0, 0
         for s in range(0, len(idx), batch_size):
             xb = self.x[idx[s:s + batch_size]]
@@ -240,7 +240,7 @@ DIVERGE_FACTOR = 100.0
 
 
 def steps_per_epoch(n_train, batch_size) -> int:
-    """Optimiser steps in one epoch of ``n_train`` windows (F1): ⌈n_train / batch_size⌉, one
+    """Optimiser steps in one epoch of ``n_train`` windows (Fit 1): ⌈n_train / batch_size⌉, one
     fewer when the last batch would hold a single window (it joins the one before it; not with
     ``batch_size`` 1, where every batch is one window by choice)."""
     steps = -(-n_train // batch_size)
@@ -250,7 +250,7 @@ def steps_per_epoch(n_train, batch_size) -> int:
 
 
 def training_batches(n_train, batch_size, rng):
-    """(F1) the epoch's batches: :func:`npae.data.iterate_batches`, except that a last batch of
+    """(Fit 1) the epoch's batches: :func:`npae.data.iterate_batches`, except that a last batch of
     one window joins the batch before it (B + 1 windows).  Batch norm cannot normalise one row
     in training mode (torch raises, as :class:`npae.dense.BatchNorm1d` does), and a one-window
     step is a noisy update at full learning rate; the permutation drawn is the same.  With
@@ -262,7 +262,7 @@ def training_batches(n_train, batch_size, rng):
 
 
 def _epoch_budget(epochs, min_steps, spe) -> int:
-    """(F7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit."""
+    """(Fit 7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit."""
     if min_steps is None:
         return epochs
     return max(epochs, -(-min_steps // spe))
@@ -276,23 +276,23 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
 
     ``model``: an npae autoencoder or a torch one (a ``reference`` twin, the tutorial's class);
     it is trained in place, in its own dtype.  ``optimizer``: ``"adam"`` or ``"sgd"`` (plain, no
-    momentum) at learning rate ``lr``.  ``clip``: clip the joint gradient norm to this value (F3).
+    momentum) at learning rate ``lr``.  ``clip``: clip the joint gradient norm to this value (Fit 3).
 
     ``val_fraction``: hold out the *last* fraction of the windows (the latest in time, not
-    shuffled, as Keras' ``validation_split``) and report their loss after each epoch (F6).
+    shuffled, as Keras' ``validation_split``) and report their loss after each epoch (Fit 6).
     ``patience``: stop when the monitored loss (validation if any, else training) has not
     improved for that many epochs, and put back the weights of the best epoch.
 
-    The budget (F7): ``epochs`` epochs, raised to as many as ``min_steps`` optimiser steps need
+    The budget (Fit 7): ``epochs`` epochs, raised to as many as ``min_steps`` optimiser steps need
     (an epoch of a small data set is only a few steps; 24 windows at batch 16 are 2 steps), and
     never more than ``max_steps`` steps (training stops mid-epoch there).  Early stopping cannot
     end training before ``min_steps`` steps.
 
-    (F8) ``lr_patience``: multiply the learning rate by ``lr_factor`` (down to ``min_lr``) when
+    (Fit 8) ``lr_patience``: multiply the learning rate by ``lr_factor`` (down to ``min_lr``) when
     the monitored loss has not improved for more than ``lr_patience`` epochs:
     :class:`npae.optim.ReduceLROnPlateau`, torch's semantics, stepped once per epoch.
 
-    ``seed`` / ``rng``: the batch order (F1) — the same seed gives the same batches for either
+    ``seed`` / ``rng``: the batch order (Fit 1) — the same seed gives the same batches for either
     backend.  ``progress``: a tqdm bar that advances once per epoch with the current losses
     (needs ``tqdm``; the command line turns it on).  ``callback(epoch, history)`` runs after each
     epoch (``epoch`` 0-based); returning ``True`` stops training.
@@ -357,14 +357,14 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     history = History()
     bar = _progress_bar(n_epochs, desc) if progress else None
     best, best_state, since_best = math.inf, None, 0
-    scale = None  # (F9) the loss scale of the start
+    scale = None  # (Fit 9) the loss scale of the start
     try:
         for epoch in range(n_epochs):
             start = time.perf_counter()
             lr_now = _current_lr(stepper, scheduler, lr)
             total, count = 0.0, 0
-            for b, idx in enumerate(training_batches(n_train, batch_size, rng)):    # (F1)
-                loss = stepper.train_step(train_idx[idx])                            # (F2)–(F4)
+            for b, idx in enumerate(training_batches(n_train, batch_size, rng)):    # (Fit 1)
+                loss = stepper.train_step(train_idx[idx])                            # (Fit 2)–(Fit 4)
                 if not math.isfinite(loss):
                     raise TrainingDivergedError(
                         f"the training loss became {loss} at epoch {epoch + 1}, batch {b + 1} "
@@ -379,9 +379,9 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
                 history.steps += 1
                 if max_steps is not None and history.steps >= max_steps:
                     break
-            history.train_loss.append(total / count)                                 # (F5)
+            history.train_loss.append(total / count)                                 # (Fit 5)
             history.lr.append(lr_now)
-            if history.train_loss[-1] > DIVERGE_FACTOR * scale:                      # (F9)
+            if history.train_loss[-1] > DIVERGE_FACTOR * scale:                      # (Fit 9)
                 raise TrainingDivergedError(
                     f"training diverged: the loss of epoch {epoch + 1} is "
                     f"{history.train_loss[-1]:.4g}, more than {DIVERGE_FACTOR:g} times the "
@@ -390,7 +390,7 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
                     f"lr={lr_now / 100:g}) or clip the gradients (clip=1.0)"
                 )
             if n_val:
-                history.val_loss.append(stepper.eval_loss(val_idx))                  # (F6)
+                history.val_loss.append(stepper.eval_loss(val_idx))                  # (Fit 6)
             history.seconds.append(time.perf_counter() - start)
 
             monitored = history.val_loss[-1] if n_val else history.train_loss[-1]
@@ -402,7 +402,7 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
             else:
                 since_best += 1
             if scheduler is not None:
-                scheduler.step(monitored)                                            # (F8)
+                scheduler.step(monitored)                                            # (Fit 8)
             if bar is not None:
                 post = {"loss": f"{history.train_loss[-1]:.4g}"}
                 if n_val:

@@ -140,7 +140,7 @@ def test_repair_removes_false_alarms_between_close_anomalies():
 
 def test_thresholds_are_fitted_on_training_scores(det, data):
     assert det.threshold_ == np.percentile(det.decision_scores_, 95)
-    # (C1) only the fully covered training points, T - 1 … N - T, set the point threshold
+    # (Cal 1) only the fully covered training points, T - 1 … N - T, set the point threshold
     assert det.point_threshold_ == det.train_point_scores_[T - 1:300 - T + 1].max()
     assert det.point_threshold_ < det.train_point_scores_.max()   # the edge point was higher
     assert len(det.decision_scores_) == 300 - T + 1 and len(det.train_point_scores_) == 300

@@ -68,7 +68,7 @@ def test_thresholds_come_from_fully_covered_held_out_points(det, data):
 
 
 def test_edge_points_get_thresholds_fitted_with_as_few_windows(det, data):
-    """(C2): the last point of a series sits only at step T - 1 of one window, the first only at
+    """(Cal 2): the last point of a series sits only at step T - 1 of one window, the first only at
     step 0; their thresholds are the max of the calibration points' errors at those steps."""
     step = _step_errors(det, data[0])
     val_start = len(step) - det.n_val_windows_

@@ -51,7 +51,8 @@ def test_every_label_is_defined_once_in_the_index():
 # short labels of docs/bptt.md §3–§8 ((L1), (R1), (1)–(7), (G1), (S1), (A1), (D1), (N1), (P), (M))
 MATH = ("npae/linear.py", "npae/recurrent.py", "npae/rnn.py", "npae/lstm.py", "npae/gru.py",
         "npae/stacked.py", "npae/dense.py", "npae/losses.py", "npae/autoencoder.py", "npae/trace.py",
-        "npae/fast/", "npae/commands/explain.py")
+        "npae/fast/", "npae/commands/explain.py",
+        "npae/train.py")  # a training step runs (A1)–(A5), (M) and (M')
 
 
 def test_the_pipeline_writes_only_its_own_labels():
