@@ -12,6 +12,20 @@ from ._style import (_SCORE_LABEL, _WINDOW_X_LABEL, LABEL_MIN_FRAC, STYLE, _auto
                      _message_figure, _model_colour, _note, _shade_runs, _shade_training, _styled)
 
 
+def _threshold_panel(ax, scores, threshold, log, k, what):
+    """The dashed threshold line, a log scale when the scores span decades, and the panel's first
+    notes (``k`` flagged ``what``s): ``(use_log, notes)``."""
+    ax.axhline(threshold, color=STYLE["threshold"], linestyle=STYLE["threshold_style"], linewidth=1.5,
+               label=f"threshold = {_fmt(threshold)}")
+    use_log, note = _auto_log(np.append(scores, threshold), log)
+    if use_log:
+        _log_scale(ax, floor=_log_floor(scores, threshold))
+    notes = [m for m in (note, _finite(scores, "scores")[1]) if m]
+    if k == 0:
+        notes.append(f"no {what} is above the threshold: nothing detected")
+    return use_log, notes
+
+
 @_styled
 def plot_window_errors(window_scores, threshold, flags=None, *, stride=1, log=None,
                        title="Window reconstruction error"):
@@ -33,19 +47,12 @@ def plot_window_errors(window_scores, threshold, flags=None, *, stride=1, log=No
     ax = axes[0, 0]
     ax.plot(x, scores, color=STYLE["normal"], linewidth=STYLE["line_width"], marker="o" if n <= 3 else None,
             label="window score")
-    ax.axhline(threshold, color=STYLE["threshold"], linestyle=STYLE["threshold_style"], linewidth=1.5,
-               label=f"threshold = {_fmt(threshold)}")
     k = int(fl.sum())
+    use_log, notes = _threshold_panel(ax, scores, threshold, log, k, "window")
     _shade_runs(ax, fl, x, width=float(stride), color=STYLE["anomalous"])
     if k:
         ax.scatter(x[fl], scores[fl], s=14, color=STYLE["anomalous"], zorder=3,
                    label=f"flagged: {k} of {n} windows")
-    use_log, note = _auto_log(np.append(scores, threshold), log)
-    if use_log:
-        _log_scale(ax, floor=_log_floor(scores, threshold))
-    notes = [m for m in (note, _finite(scores, "scores")[1]) if m]
-    if k == 0:
-        notes.append("no window is above the threshold: nothing detected")
     finite = scores[np.isfinite(scores)]
     if n == 1:
         notes.append("a single window: nothing to compare it with")
@@ -99,15 +106,8 @@ def plot_point_scores(series, point_scores, point_threshold, point_flags=None, l
     top.set_ylabel("value" if D == 1 else "value (per feature)")
     _legend(top, ncols=2 if D > 3 else 1)
     bottom.plot(x, scores, color=STYLE["normal"], linewidth=STYLE["line_width"], label="point score")
-    bottom.axhline(thr, color=STYLE["threshold"], linestyle=STYLE["threshold_style"], linewidth=1.5,
-                   label=f"threshold = {_fmt(thr)}")
+    use_log, notes = _threshold_panel(bottom, scores, thr, log, k, "point")
     _shade_runs(bottom, fl, color=STYLE["anomalous"])
-    use_log, note = _auto_log(np.append(scores, thr), log)
-    if use_log:
-        _log_scale(bottom, floor=_log_floor(scores, thr))
-    notes = [m for m in (note, _finite(scores, "scores")[1]) if m]
-    if k == 0:
-        notes.append("no point is above the threshold: nothing detected")
     if lab is None:
         notes.append("no labels given")
     if notes:
