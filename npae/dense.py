@@ -38,7 +38,8 @@ The model: ``x (B, T, D)`` → flattened ``(B, T·D)`` → for every hidden size
 
 import numpy as np
 
-from ._checks import as_array
+from ._checks import as_array, is_int
+from .backends import to_numpy
 from .errors import ShapeError, StateDictError
 from .functional import relu, relu_grad_from_output, sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 from .linear import Linear
@@ -190,7 +191,7 @@ class _Buffers:
             if key not in items:
                 continue
             v = items.pop(key)
-            v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+            v = to_numpy(v)
             own = getattr(m, name)
             if np.shape(v) != np.shape(own):
                 raise StateDictError(f"state dict entry '{key}' has shape {np.shape(v)}; "
@@ -313,7 +314,7 @@ class DenseAutoencoder(_Buffers, Module):
         rng = as_generator(seed, rng)
         sizes = [int(h) for h in hidden_sizes]
         for name, v in (("input_size", input_size), ("window_size", window_size)):
-            if int(v) != v or v < 1:
+            if not is_int(v, 1):
                 raise DataError(f"{name} must be a positive integer, got {v!r}")
         if not sizes or min(sizes) < 1:
             raise DataError(f"hidden_sizes must be a non-empty list of positive integers, got {hidden_sizes!r}")

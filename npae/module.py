@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from ._checks import check_finite, is_int
+from .backends import to_numpy
 from .errors import DataError, InvalidTypeError, NotFittedError, StateDictError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -46,7 +48,7 @@ def as_generator(seed=None, rng=None) -> np.random.Generator:
                                    f"{type(rng).__name__}")
         return rng
     if seed is not None and not isinstance(seed, np.random.SeedSequence):
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        if not is_int(seed):
             raise InvalidTypeError(f"seed must be None or an integer >= 0, got {seed!r}")
         if seed < 0:
             raise DataError(f"seed must be None or an integer >= 0, got {seed}")
@@ -58,9 +60,8 @@ def check_state_values(state, dtypes) -> None:
     once cast to ``dtypes[name]`` (float64 1e39 becomes inf in float32)."""
     for name, value in state.items():
         arr = np.asarray(value)
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise StateDictError(f"state dict entry '{name}' holds NaN or infinity; a model with "
-                                 f"such weights returns NaN: load finite weights")
+        check_finite(arr, f"state dict entry '{name}'", "a model with such weights returns NaN: "
+                     "load finite weights", where=None, error=StateDictError)
         dt = np.dtype(dtypes[name])
         if arr.dtype.kind in "fiu" and arr.size and dt.kind == "f" and dt.itemsize < 8:
             big = float(np.max(np.abs(arr)))
@@ -206,9 +207,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            if hasattr(value, "detach"):  # a torch tensor: leave autograd, go to CPU
-                value = value.detach().cpu().numpy()
-            arr = np.asarray(value)
+            arr = to_numpy(value)  # a torch tensor leaves autograd and goes to the CPU
             if arr.dtype.kind not in "fiu":
                 raise StateDictError(
                     f"state dict entry '{name}' holds {arr.dtype} data; expected a numeric array"

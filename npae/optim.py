@@ -41,6 +41,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .backends import to_numpy
 from .errors import NonFiniteError, StateDictError
 from .module import FLOAT_DTYPES, Module, Parameter
 
@@ -146,9 +147,8 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -
 
 
 def _to_numpy(value):
-    if hasattr(value, "detach"):  # a torch tensor (e.g. from a torch optimiser's state_dict)
-        value = value.detach().cpu().numpy()
-    return value
+    """A torch tensor (e.g. from a torch optimiser's state_dict) as NumPy; anything else as it is."""
+    return to_numpy(value) if hasattr(value, "detach") else value
 
 
 # ---------------------------------------------------------------------- the base class

@@ -21,7 +21,7 @@ same gradient because they enter (P) as a plain sum.  (The GRU projects with ``b
 
 import numpy as np
 
-from ._checks import as_array, check_last_dim, check_sizes
+from ._checks import as_array, check_last_dim, check_sizes, is_int
 from .dense import dropout_mask
 from .errors import DataError, ShapeError
 from .init import recurrent_bound, uniform
@@ -131,7 +131,7 @@ class RecurrentLayer(Module):
         if proj_size:
             raise NotImplementedError(f"npae.{name} does not implement proj_size (got {proj_size})")
         check_sizes(input_size=input_size, hidden_size=hidden_size)
-        if isinstance(num_layers, bool) or int(num_layers) != num_layers or num_layers < 1:
+        if not is_int(num_layers, 1):
             raise DataError(f"num_layers must be an integer ≥ 1, got {num_layers!r}; "
                             f"use num_layers=1 for one layer")
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) <= 1.0:

@@ -68,7 +68,7 @@ def _check(args):
     if args.seed < 0:
         raise DataError(f"--seed must be >= 0, got {args.seed}")
     if args.backend != "numpy":  # before any training, not after the numpy models
-        from ..errors import import_reference
+        from ..backends import import_reference
 
         import_reference(f"--backend {args.backend}")
 

@@ -26,7 +26,8 @@ import numpy as np
 from ..baselines import PCADetector
 from ..data import auto_window_size
 from ..detector import AnomalyDetector, parse_threshold, threshold_spec
-from ..errors import DataError, OutputError, import_reference
+from ..backends import import_reference
+from ..errors import DataError, OutputError
 from ..io import (FILLS, MISSING, TIME_NAMES, atomic_file, check_output_path,  # noqa: F401
                   iter_column, read_series, timestamp_column)
 from ..metrics import evaluate, events, tutorial_metric
