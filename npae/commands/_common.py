@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write, make_output_dir
+from .. import report
 from ..report import ModelMetrics, ModelResult
 
 
@@ -134,17 +135,9 @@ def model_entry(det, detection, metrics, *, window_threshold=None, window_flags=
 
 def write_figures(out_dir, run, args, *, protect=()) -> list:
     """Figures + report.html via :mod:`npae.report`, unless ``--no-figures``; the paths written.
-
-    Skipped silently when npae.report is not there; with a note when matplotlib is missing.
-    """
+    Skipped with a note on stderr when matplotlib is missing."""
     if getattr(args, "no_figures", False):
         return []
-    try:
-        from .. import report
-    except ModuleNotFoundError as e:
-        if e.name in ("npae.report",):
-            return []
-        raise
     try:
         written = report.write_report(out_dir, run, fmt=args.format, protect=protect)
     except ModuleNotFoundError as e:
