@@ -23,7 +23,8 @@ from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, PerStepAutoencoder
 from npae.fast import set_num_threads
 from npae.fast.gru import gru_backward_fast, gru_forward_fast
 from npae.fast.layout import feature_major, sum_over_steps
-from npae.fast.lstm import lstm_backward_fast, lstm_backward_fm, lstm_forward_fast, lstm_forward_fm
+from npae.fast.lstm import (fm_from_cache, lstm_backward_fast, lstm_backward_fm, lstm_forward_fast,
+                             lstm_forward_fm)
 from npae.fast.rnn import rnn_backward_fast, rnn_forward_fast
 from npae.gru import gru_backward, gru_backward_loop, gru_forward, gru_forward_loop
 from npae.lstm import (lstm_backward, lstm_backward_loop, lstm_forward, lstm_forward_loop,
@@ -180,9 +181,7 @@ def test_backward_in_blocks_of_steps_equals_one_block(kind, T, B, H, seed):
     dy, dh_n = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     if kind == "loop cache":
         _, _, cache = lstm_forward_loop(x, h0, c0, p)
-        fm = {"zT": feature_major(cache["h"]), "cT": feature_major(cache["c"]),
-              "gT": feature_major(cache["gates"]), "tcT": feature_major(cache["tanh_c"]),
-              "folded": False, "x": x, "H": H}
+        fm = fm_from_cache(cache)
     else:
         fm = lstm_forward_fm(x, h0, c0, p)
     one = lstm_backward_fm(dy, dh_n, None, fm, p, chunk=1 << 30)

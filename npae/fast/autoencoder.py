@@ -22,7 +22,7 @@ import numpy as np
 from ..linear import linear_backward, linear_forward
 from ..recurrent import input_projection, input_projection_backward
 from .gru import gru_recurrence_backward_fast, gru_recurrence_fast
-from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state_views
+from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state
 from .rnn import rnn_recurrence_backward_fast, rnn_recurrence_fast
 from .threads import column_blocks, run_blocks
 
@@ -48,8 +48,7 @@ def _rnn_backward(dy, dh_n, state, params, need_dx=True, work=None):
 
 def _lstm(x, h0, params, work=None, keep=True):
     fm = lstm_forward_fm(x, h0, np.zeros_like(h0), params, work, keep)  # (P), (1)–(7), feature-major
-    h, c, gates, tanh_c = lstm_state_views(fm)
-    return {"h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "fm": fm}
+    return lstm_state(fm)  # h, c, tanh_c: views; gates: made when read (npae.trace)
 
 
 def _lstm_backward(dy, dh_n, state, params, need_dx=True, work=None):
