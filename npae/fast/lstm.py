@@ -39,9 +39,15 @@ from .layout import add_into, batch_major, feature_major, input_projection_fm, s
 from .underflow import UNDERFLOW_CHECK_EVERY, quiet_steps, stop_if_underflowed, underflow_threshold
 
 
+_ROWS = {}
+
+
 def internal_rows(H):
     """The kernel's gate rows ``o, i, f, g`` as indices into torch's ``i, f, g, o``."""
-    return np.r_[3 * H:4 * H, 0:3 * H]
+    rows = _ROWS.get(H)
+    if rows is None:
+        rows = _ROWS[H] = np.concatenate([np.arange(3 * H, 4 * H), np.arange(3 * H)])
+    return rows
 
 
 def plain_rows(a, H, axis=0):
