@@ -24,7 +24,7 @@ from ..recurrent import input_projection, input_projection_backward
 from .gru import gru_recurrence_backward_fast, gru_recurrence_fast
 from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state
 from .rnn import rnn_recurrence_backward_fast, rnn_recurrence_fast
-from .threads import column_blocks, pass_blas_threads, run_blocks
+from .threads import column_blocks, pass_blas_threads, run_blocks, scoring_threads
 
 # ---------------------------------------------------------------------------- the cells' kernels
 #
@@ -187,9 +187,10 @@ def _layer_grads(layer, grads):
 
 def reconstruct(model, x, batch_size):
     """Inference on a validated ``x (n, T, D)`` in batches, no cache kept: → ``x̂ (n, T, D)``.
-    With ``set_num_threads(n)`` the batches go to n threads, each with its own buffers."""
+    The batches go to :func:`npae.fast.threads.scoring_threads` threads (two by default, n with
+    ``set_num_threads(n)``), each with its own buffers."""
     out = np.empty_like(x)
-    n = len(column_blocks(min(x.shape[0], batch_size)))  # set_num_threads: n threads ...
+    n = len(column_blocks(min(x.shape[0], batch_size), scoring_threads()))  # n threads ...
     batch_size = -(-min(x.shape[0], batch_size) // n)  # ... on batches n times smaller
     starts = range(0, x.shape[0], batch_size)
 

@@ -4,19 +4,25 @@ NumPy runs every elementwise call on one core, while BLAS can use all of them; m
 step is elementwise.  With ``set_num_threads(n)``, ``n > 1``, a training step of the fast
 autoencoders splits a batch of at least ``min_batch`` windows into ``n`` blocks whose forward and
 backward run in parallel threads (each block's arrays contiguous; the weight gradients are
-summed), and ``reconstruct`` hands its batches to ``n`` threads.  BLAS is limited to one thread
-per call meanwhile (through ``threadpoolctl`` when it is installed).
+summed), and ``reconstruct`` hands its batches to ``n`` threads.  By default (``n=None``) a
+training step runs in one thread and ``reconstruct`` in two (when the machine has two cores):
+inference keeps no cache and its batches are independent, so the split costs nothing.  BLAS is
+limited to one thread inside the autoencoders' passes (through ``threadpoolctl`` when it is
+installed; ``blas_threads``).
 """
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-_THREADS = {"n": int(os.environ.get("NPAE_NUM_THREADS", "1") or 1), "min_batch": 256, "blas": 1}
+_ENV_THREADS = os.environ.get("NPAE_NUM_THREADS")
+_THREADS = {"n": int(_ENV_THREADS) if _ENV_THREADS else None, "min_batch": 256, "blas": 1}
+SCORING_THREADS = 2  # reconstruct's threads when set_num_threads was not given an n
 _POOL = {}
 
 
-def set_num_threads(n=1, min_batch=256, blas_threads=1):
-    """Split the autoencoders' work over ``n`` threads (default 1: off).
+def set_num_threads(n=None, min_batch=256, blas_threads=1):
+    """Split the autoencoders' work over ``n`` threads (``None``, the default: training in one
+    thread, ``reconstruct`` in ``min(2, cores)``).
 
     A training step splits a batch of at least ``min_batch`` windows into ``n`` blocks run in
     parallel threads, and ``reconstruct`` hands its batches to ``n`` threads (see the module's
@@ -31,8 +37,8 @@ def set_num_threads(n=1, min_batch=256, blas_threads=1):
     measured, the weight-gradient GEMM of a seed-size step took 15 ms on two threads against
     0.34 ms on one (docs/performance.md).
     """
-    n, min_batch = int(n), int(min_batch)
-    if n < 1 or min_batch < 1:
+    n, min_batch = None if n is None else int(n), int(min_batch)
+    if (n is not None and n < 1) or min_batch < 1:
         raise ValueError(f"set_num_threads needs n ≥ 1 and min_batch ≥ 1, got {n} and {min_batch}")
     if blas_threads is not None and int(blas_threads) < 1:
         raise ValueError(f"set_num_threads needs blas_threads ≥ 1 or None, got {blas_threads}")
@@ -40,13 +46,20 @@ def set_num_threads(n=1, min_batch=256, blas_threads=1):
 
 
 def get_num_threads():
-    """The number of threads the autoencoders use (see :func:`set_num_threads`)."""
-    return _THREADS["n"]
+    """The number of threads a training step uses (see :func:`set_num_threads`)."""
+    return _THREADS["n"] or 1
 
 
-def column_blocks(B):
-    """The batch indices of each thread: ``[slice(0, B)]`` unless the batch is split."""
-    n = _THREADS["n"] if B >= _THREADS["min_batch"] else 1
+def scoring_threads():
+    """The number of threads ``reconstruct`` uses (see :func:`set_num_threads`)."""
+    n = _THREADS["n"]
+    return n if n is not None else max(1, min(SCORING_THREADS, os.cpu_count() or 1))
+
+
+def column_blocks(B, n=None):
+    """The batch indices of each of ``n`` threads (default: a training step's number):
+    ``[slice(0, B)]`` unless the batch is split."""
+    n = (n or get_num_threads()) if B >= _THREADS["min_batch"] else 1
     n = min(n, B)
     if n <= 1:
         return [slice(0, B)]
