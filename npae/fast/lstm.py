@@ -120,12 +120,12 @@ def _forward_views(xwT, zT, S, tcT, views=None):
     return steps
 
 
-def lstm_scan_backward(dyT, dhT, dcT, S, tcT, weight_hh, D, views=None):
+def lstm_scan_backward(dyT, dhT, dcT, S, hT, tcT, weight_hh, D, views=None):
     """Backward through :func:`lstm_scan`, in place, feature-major.
 
     ``dyT (T, H, B)`` or ``None``; ``dhT, dcT (H, B)`` hold dh_n, dc_n on entry (zeros for none)
-    and dh_0, dc_0 on return; ``S (T, 5H, B)`` and ``tcT`` are the forward's (step t's gates and
-    c_{t-1}); ``weight_hh (4H, H)`` in the kernel's row order, unscaled.  ``D (T, 5H, B)``
+    and dh_0, dc_0 on return; ``S (T, 5H, B)``, ``hT`` (h_1 … h_T) and ``tcT (T, H, B)`` are the
+    forward's (block t of S: step t's gates and c_{t-1}); ``weight_hh (4H, H)`` in the kernel's row order, unscaled.  ``D (T, 5H, B)``
     receives, in rows ``H:``, the gate pre-activation gradients dA_t (rows o, i, f, g); its rows
     ``:H`` are scratch.
 
@@ -145,7 +145,7 @@ def lstm_scan_backward(dyT, dhT, dcT, S, tcT, weight_hh, D, views=None):
     T, H, B = tcT.shape
     n = max(1, (1 << 18) // S[0].size)  # steps per block: bounded temporaries
     for s in range(0, T, n):
-        _gate_factors(S[s:s + n], tcT[s:s + n], D[s:s + n])
+        _gate_factors(S[s:s + n], hT[s:s + n], tcT[s:s + n], D[s:s + n])
     W_hhT = weight_hh.T
     mul, add, matmul = np.multiply, np.add, np.matmul
     flush = underflow_threshold(dhT.dtype)  # see npae/fast/underflow.py
@@ -181,24 +181,27 @@ def _backward_views(dyT, S, D, views=None):
     return steps
 
 
-def _gate_factors(S, tcT, D):
-    """The dh/dc-free factors of (2')–(7') for a block of steps (see :func:`lstm_scan_backward`):
-    ``D = [o(1-tanh²c); tanh(c) o(1-o); g i(1-i); c_{t-1} f(1-f); i(1-g²)]``, 11 calls in place."""
+def _gate_factors(S, hT, tcT, D):
+    """The dh/dc-free factors of (2')–(7') for a block of steps (see :func:`lstm_scan_backward`),
+    into ``D`` in place: ``[o(1-tanh²c); tanh(c) o(1-o); g i(1-i); c_{t-1} f(1-f); i(1-g²)]``,
+    written as ``o - h ⊙ tanh(c)`` and ``h ⊙ (1-o)`` with the forward's h_t = o ⊙ tanh(c_t)
+    (``hT (T, H, B)``): 10 calls, 13 passes over (T, H, B) instead of 15."""
     H = tcT.shape[1]
     mul, sub = np.multiply, np.subtract
-    oif, D_oif = S[:, :3 * H], D[:, H:4 * H]
-    sub(1, oif, out=D_oif)
-    mul(D_oif, oif, out=D_oif)  # σ'(a) = σ(1-σ) for o, i, f: (5'), (2'), (3')
+    o, i = S[:, :H], S[:, H:2 * H]
+    sub(1, S[:, :3 * H], out=D[:, H:4 * H])  # 1-o, 1-i, 1-f
+    D_if = D[:, 2 * H:4 * H]
+    mul(D_if, S[:, H:3 * H], out=D_if)  # σ'(a) = σ(1-σ) for i, f: (2'), (3')
+    mul(D_if, S[:, 3 * H:5 * H], out=D_if)  # (6') di = dc ⊙ g, df = dc ⊙ c_{t-1}
+    D_o = D[:, H:2 * H]
+    mul(D_o, hT, out=D_o)  # (7'), (5') do = dh ⊙ tanh(c_t) ⊙ o(1-o) = dh ⊙ h_t (1-o)
     g, Dg = S[:, 3 * H:4 * H], D[:, 4 * H:]
     mul(g, g, out=Dg)
     sub(1, Dg, out=Dg)  # (4') 1 - g²
-    mul(Dg, S[:, H:2 * H], out=Dg)  # (6') dg = dc ⊙ i
+    mul(Dg, i, out=Dg)  # (6') dg = dc ⊙ i
     K = D[:, :H]
-    mul(tcT, tcT, out=K)
-    sub(1, K, out=K)
-    mul(K, S[:, :H], out=K)  # (7') dc_t += dh ⊙ o ⊙ (1 - tanh²(c_t))
-    mul(D[:, H:2 * H], tcT, out=D[:, H:2 * H])  # (7') do = dh ⊙ tanh(c_t)
-    mul(D[:, 2 * H:4 * H], S[:, 3 * H:5 * H], out=D[:, 2 * H:4 * H])  # (6') di = dc ⊙ g, df = dc ⊙ c_{t-1}
+    mul(hT, tcT, out=K)
+    sub(o, K, out=K)  # (7') dc_t += dh ⊙ o ⊙ (1 - tanh²(c_t)) = dh ⊙ (o - h_t ⊙ tanh(c_t))
 
 
 class LSTMState(dict):
@@ -307,12 +310,13 @@ def lstm_backward_fm(dy, dh_n, dc_n, fm, params, need_dx=True, work=None, chunk=
     for e in range(T, 0, -n):  # blocks of steps, newest first
         s = max(0, e - n)
         Db = Dbuf[:e - s]
-        lstm_scan_backward(None if dyT is None else dyT[s:e], dhT, dcT, S[s:e], tcT[s:e], W_hh_k, Db,
+        lstm_scan_backward(None if dyT is None else dyT[s:e], dhT, dcT, S[s:e], zT[s + 1:e + 1, :H],
+                           tcT[s:e], W_hh_k, Db,
                            None if work is None else work.setdefault(("views", s), {}))
         dAb = Db[:, H:]
         # folded: (1') and (P') in one GEMM, Σ_t dA_tᵀ [h_{t-1}; x_t; 1]ᵀ = [dW_hh | dW_ih | db];
         # otherwise (1') Σ_t dA_tᵀ h_{t-1}
-        dW = add_into(dW, sum_over_steps(dAb, zT[s:e] if folded else zT[s:e, :H]))
+        dW = add_into(dW, sum_over_steps(dAb, zT[s:e] if folded else zT[s:e, :H], work=work))
         if dx is not None:
             dx[s:e] = np.matmul(batch_major(dAb), W_ih_k)  # (P') dx_t = dA_t W_ih
         if broadcast:
