@@ -23,7 +23,7 @@ from ..linear import linear_backward, linear_forward
 from ..recurrent import input_projection, input_projection_backward
 from .gru import gru_recurrence_backward_fast, gru_recurrence_fast
 from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state
-from .rnn import rnn_recurrence_backward_fast, rnn_recurrence_fast
+from .rnn import rnn_forward_fm, rnn_recurrence_backward_fast, rnn_recurrence_fast
 from .threads import column_blocks, pass_blas_threads, run_blocks, scoring_threads
 
 # ---------------------------------------------------------------------------- the cells' kernels
@@ -35,6 +35,8 @@ from .threads import column_blocks, pass_blas_threads, run_blocks, scoring_threa
 
 
 def _rnn(x, h0, params, work=None, keep=True):
+    if not keep:  # inference: (P) folded into the step's GEMM, feature-major
+        return {"h": rnn_forward_fm(x, h0, params, work=work), "x": x}
     xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
     return {"h": rnn_recurrence_fast(xw, h0, params["weight_hh"], work=work), "x": x}  # (R1)–(R2)
 
