@@ -196,12 +196,13 @@ def cache_floats(cell, B, T, H, D=1) -> dict:
 # Floors: the time loops' NumPy calls alone
 # ---------------------------------------------------------------------------------------------
 
-def _lstm_loop_calls(B, T, H, E, dtype, add_input, backward, dy):
+def _lstm_loop_calls(B, T, H, E, dtype, add_input, backward, dy, one_step=False):
     """A bare scan of one LSTM layer: the NumPy calls of one step of npae's kernel
     (npae/fast/lstm.py: ``lstm_scan`` 8 calls, + 1 with a broadcast input; ``lstm_scan_backward``
     5, + 1 with an upstream dy), T times, on arrays of the kernel's shapes and layout, with the
     per-step views made beforehand — and nothing else (no gate factors, no weight-gradient GEMMs,
-    no layers around it).  What a NumPy time loop of these calls cannot go below."""
+    no layers around it).  What a NumPy time loop of these calls cannot go below.  ``one_step``:
+    inference's layout, one step-sized block for the gates, c and tanh(c), reused every step."""
     rng = np.random.default_rng(0)
     half = np.array(0.5, dtype)
     W = (rng.standard_normal((4 * H, H + E)) * 0.1).astype(dtype)
@@ -215,8 +216,9 @@ def _lstm_loop_calls(B, T, H, E, dtype, add_input, backward, dy):
     D5 = D.reshape(T, 5, H, B)
     dh, dc = np.zeros((H, B), dtype), np.zeros((H, B), dtype)
     dyT = rng.random((T, H, B)).astype(dtype) if dy else None
-    fwd = [(S[t, :4 * H], S[t, :3 * H], S[t, H:3 * H], S[t, 3 * H:], S[t + 1, 4 * H:], tc[t], S[t, :H],
-            zT[t], zT[t + 1, :H]) for t in range(T)]
+    s_, t_ = (lambda t: 0, lambda t: 0) if one_step else (lambda t: t, lambda t: t + 1)
+    fwd = [(S[s_(t), :4 * H], S[s_(t), :3 * H], S[s_(t), H:3 * H], S[s_(t), 3 * H:], S[t_(t), 4 * H:],
+            tc[s_(t)], S[s_(t), :H], zT[t], zT[t + 1, :H]) for t in range(T)]
     bwd = [(None if dyT is None else dyT[t], F5[t, :2], D5[t, :2], D5[t, 0], F5[t, 2:], D5[t, 2:],
             S[t, 2 * H:3 * H], D[t, H:]) for t in range(T - 1, -1, -1)]
     mul, add, tanh, matmul = np.multiply, np.add, np.tanh, np.matmul
@@ -247,20 +249,23 @@ def _lstm_loop_calls(B, T, H, E, dtype, add_input, backward, dy):
 
 
 def _rnn_loop_calls(B, T, H, dtype, add_input):
-    """A bare scan of one RNN layer's inference loop (npae/fast/rnn.py ``rnn_scan``: matmul, add,
-    tanh per step) on arrays of its shapes."""
+    """A bare scan of one RNN layer's inference loop (npae/fast/rnn.py ``rnn_forward_fm``: the
+    GEMM with the inputs folded in (E = 2 extra rows) and tanh; the decoder adds its projected
+    input, ``add_input``) on arrays of its shapes."""
     rng = np.random.default_rng(0)
-    Wt = (rng.standard_normal((H, H)) * 0.1).astype(dtype)
-    h = rng.random((T + 1, B, H)).astype(dtype)
-    xw = rng.random((T, B, H)).astype(dtype)
-    steps = [(h[t], h[t + 1], xw[t]) for t in range(T)]
+    E = 0 if add_input else 2
+    W = (rng.standard_normal((H, H + E)) * 0.1).astype(dtype)
+    zT = rng.random((T + 1, H + E, B)).astype(dtype)
+    xw = rng.random((H, B)).astype(dtype)
+    steps = [(zT[t], zT[t + 1, :H]) for t in range(T)]
     matmul, add, tanh = np.matmul, np.add, np.tanh
 
     def run():
-        for a, b, x in steps:
-            matmul(a, Wt, out=b)
-            add(b, x, out=b)
-            tanh(b, out=b)
+        for z, a in steps:
+            matmul(W, z, out=a)
+            if add_input:
+                add(a, xw, out=a)
+            tanh(a, out=a)
     return run
 
 
@@ -297,9 +302,9 @@ def scoring_floor(cell, n_windows, batch, T=50, H=32, dtype=np.float32):
 
     def loops(size):
         if cell == "lstm":
-            return [_lstm_loop_calls(size, T, H, 2, dtype, False, False, False),
-                    _lstm_loop_calls(size, T, H, 0, dtype, True, False, False)]
-        return [_rnn_loop_calls(size, T, H, dtype, True), _rnn_loop_calls(size, T, H, dtype, True)]
+            return [_lstm_loop_calls(size, T, H, 2, dtype, False, False, False, one_step=True),
+                    _lstm_loop_calls(size, T, H, 0, dtype, True, False, False, one_step=True)]
+        return [_rnn_loop_calls(size, T, H, dtype, False), _rnn_loop_calls(size, T, H, dtype, True)]
 
     per_thread = [(loops(b), loops(last)) for _ in range(n)]
 
