@@ -354,8 +354,7 @@ def test_scoring_threads_default_and_explicit():
     from npae.fast.threads import scoring_threads
 
     set_num_threads(None)
-    assert scoring_threads() == min(2, __import__("os").cpu_count() or 1)
-    assert npae_get_num_threads() == 1
+    assert scoring_threads() == npae_get_num_threads() == 1
     set_num_threads(3)
     assert scoring_threads() == 3 and npae_get_num_threads() == 3
     with pytest.raises(ValueError):

@@ -189,8 +189,7 @@ def _layer_grads(layer, grads):
 
 def reconstruct(model, x, batch_size):
     """Inference on a validated ``x (n, T, D)`` in batches, no cache kept: → ``x̂ (n, T, D)``.
-    The batches go to :func:`npae.fast.threads.scoring_threads` threads (two by default, n with
-    ``set_num_threads(n)``), each with its own buffers."""
+    With ``set_num_threads(n)`` the batches go to n threads, each with its own buffers."""
     out = np.empty_like(x)
     n = len(column_blocks(min(x.shape[0], batch_size), scoring_threads()))  # n threads ...
     batch_size = -(-min(x.shape[0], batch_size) // n)  # ... on batches n times smaller

@@ -4,11 +4,10 @@ NumPy runs every elementwise call on one core, while BLAS can use all of them; m
 step is elementwise.  With ``set_num_threads(n)``, ``n > 1``, a training step of the fast
 autoencoders splits a batch of at least ``min_batch`` windows into ``n`` blocks whose forward and
 backward run in parallel threads (each block's arrays contiguous; the weight gradients are
-summed), and ``reconstruct`` hands its batches to ``n`` threads.  By default (``n=None``) a
-training step runs in one thread and ``reconstruct`` in two (when the machine has two cores):
-inference keeps no cache and its batches are independent, so the split costs nothing.  BLAS is
-limited to one thread inside the autoencoders' passes (through ``threadpoolctl`` when it is
-installed; ``blas_threads``).
+summed), and ``reconstruct`` hands its batches to ``n`` threads.  The default is one thread:
+on a machine whose cores are shared with other work, two threads made scoring slower, not faster
+(docs/performance.md).  BLAS is limited to one thread inside the autoencoders' passes (through
+``threadpoolctl`` when it is installed; ``blas_threads``).
 """
 
 import os
@@ -16,13 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 _ENV_THREADS = os.environ.get("NPAE_NUM_THREADS")
 _THREADS = {"n": int(_ENV_THREADS) if _ENV_THREADS else None, "min_batch": 256, "blas": 1}
-SCORING_THREADS = 2  # reconstruct's threads when set_num_threads was not given an n
 _POOL = {}
 
 
 def set_num_threads(n=None, min_batch=256, blas_threads=1):
-    """Split the autoencoders' work over ``n`` threads (``None``, the default: training in one
-    thread, ``reconstruct`` in ``min(2, cores)``).
+    """Split the autoencoders' work over ``n`` threads (``None``, the default: one, or
+    ``NPAE_NUM_THREADS``).
 
     A training step splits a batch of at least ``min_batch`` windows into ``n`` blocks run in
     parallel threads, and ``reconstruct`` hands its batches to ``n`` threads (see the module's
@@ -51,9 +49,9 @@ def get_num_threads():
 
 
 def scoring_threads():
-    """The number of threads ``reconstruct`` uses (see :func:`set_num_threads`)."""
-    n = _THREADS["n"]
-    return n if n is not None else max(1, min(SCORING_THREADS, os.cpu_count() or 1))
+    """The number of threads ``reconstruct`` uses (see :func:`set_num_threads`): a training
+    step's.  (Two by default were measured and rejected: docs/performance.md.)"""
+    return get_num_threads()
 
 
 def column_blocks(B, n=None):
