@@ -42,29 +42,27 @@ def _best(fn, number):
 
 
 def _replay_forward(B, H, dtype, number):
-    """Per-call seconds of one forward step of ``lstm_scan`` (encoder, inputs folded in) and the
-    same calls on one-element arrays (their fixed cost).  Inputs are fixed arrays and results go
-    to other arrays, so repeating a call never overflows; shapes and layouts are the loop's."""
+    """Per-call seconds of one forward step of ``lstm_scan`` (encoder, inputs folded in: 8 calls)
+    and the same calls on one-element arrays (their fixed cost).  Inputs are fixed arrays and
+    results go to other arrays, so repeating a call never overflows; shapes and layouts are the
+    loop's (a step's block [o; i; f; g; c_{t-1}], (5H, B))."""
     def calls(B, H):
         rng = np.random.default_rng(0)
+        half = np.array(0.5, dtype)
         W = rng.standard_normal((4 * H, H + 2)).astype(dtype) * 0.1
         z = rng.standard_normal((H + 2, B)).astype(dtype)
-        A, A2 = np.empty((4 * H, B), dtype), rng.random((4 * H, B)).astype(dtype)
-        i, f, g, o = A2[:H], A2[H:2 * H], A2[2 * H:3 * H], A2[3 * H:]
-        g2 = np.empty((H, B), dtype)
-        c0, c1, ig, tc, h = (rng.random((H, B)).astype(dtype) for _ in range(5))
+        S, S2 = rng.random((5 * H, B)).astype(dtype), np.empty((5 * H, B), dtype)
+        P = np.empty((2 * H, B), dtype)
+        c, tc, h = (np.empty((H, B), dtype) for _ in range(3))
         return [
-            ("matmul", lambda: np.matmul(W, z, out=A)),
-            ("exp", lambda: np.exp(A2, out=A)),
-            ("add", lambda: np.add(A2, 1, out=A)),
-            ("divide", lambda: np.divide(1, A2, out=A)),
-            ("multiply", lambda: np.multiply(g, 2, out=g2)),
-            ("subtract", lambda: np.subtract(g, 1, out=g2)),
-            ("multiply", lambda: np.multiply(f, c0, out=c1)),
-            ("multiply", lambda: np.multiply(i, g, out=ig)),
-            ("add", lambda: np.add(c0, ig, out=c1)),
-            ("tanh", lambda: np.tanh(c0, out=tc)),
-            ("multiply", lambda: np.multiply(o, tc, out=h)),
+            ("matmul", lambda: np.matmul(W, z, out=S2[:4 * H])),
+            ("tanh", lambda: np.tanh(S[:4 * H], out=S2[:4 * H])),
+            ("multiply", lambda: np.multiply(S[:3 * H], half, out=S2[:3 * H])),
+            ("add", lambda: np.add(S[:3 * H], half, out=S2[:3 * H])),
+            ("multiply", lambda: np.multiply(S[H:3 * H], S[3 * H:], out=P)),
+            ("add", lambda: np.add(P[:H], P[H:], out=c)),
+            ("tanh", lambda: np.tanh(S[4 * H:], out=tc)),
+            ("multiply", lambda: np.multiply(S[:H], S[4 * H:], out=h)),
         ]
     full = [(n, _best(f, number)) for n, f in calls(B, H)]
     tiny = [(n, _best(f, number * 4)) for n, f in calls(1, 1)]
@@ -72,22 +70,21 @@ def _replay_forward(B, H, dtype, number):
 
 
 def _replay_backward(B, H, dtype, number):
-    """Per-call seconds of one step of ``lstm_scan_backward`` (with an upstream dy)."""
+    """Per-call seconds of one step of ``lstm_scan_backward`` (with an upstream dy: 6 calls)."""
     def calls(B, H):
         rng = np.random.default_rng(0)
         W = rng.standard_normal((4 * H, H)).astype(dtype) * 0.1
-        dA, dA_out = rng.standard_normal((4 * H, B)).astype(dtype), np.empty((4 * H, B), dtype)
-        dA3, dA3_out = dA[:3 * H].reshape(3, H, B), dA_out[:3 * H].reshape(3, H, B)
-        dh, dc, dy, K, tmp, f, out = (rng.random((H, B)).astype(dtype) for _ in range(7))
+        D, D_out = rng.standard_normal((5 * H, B)).astype(dtype), np.empty((5 * H, B), dtype)
+        D5, D5_out = D.reshape(5, H, B), D_out.reshape(5, H, B)
+        dh, dc, dy, f, out = (rng.random((H, B)).astype(dtype) for _ in range(5))
         WT = W.T
         return [
             ("add", lambda: np.add(dh, dy, out=out)),
-            ("multiply", lambda: np.multiply(dh, K, out=tmp)),
-            ("add", lambda: np.add(dc, tmp, out=out)),
-            ("multiply", lambda: np.multiply(dA3, dc, out=dA3_out)),
-            ("multiply", lambda: np.multiply(dA[3 * H:], dh, out=dA_out[3 * H:])),
+            ("multiply", lambda: np.multiply(D5[:2], dh, out=D5_out[:2])),
+            ("add", lambda: np.add(dc, D5[0], out=out)),
+            ("multiply", lambda: np.multiply(D5[2:], dc, out=D5_out[2:])),
             ("multiply", lambda: np.multiply(dc, f, out=out)),
-            ("matmul", lambda: np.matmul(WT, dA, out=dh)),
+            ("matmul", lambda: np.matmul(WT, D[H:], out=dh)),
         ]
     full = [(n, _best(f, number)) for n, f in calls(B, H)]
     tiny = [(n, _best(f, number * 4)) for n, f in calls(1, 1)]
@@ -144,7 +141,7 @@ def profile_step(cell="lstm", B=32, T=50, H=32, L=16, dtype=np.float32, quick=Fa
     bwd_all = cum("lstm_scan_backward", "lstm.py") * scale
     gate_derivs = cum("_gate_factors", "lstm.py") * scale
     bwd_loop = bwd_all - gate_derivs
-    weight_gemms = cum("sum_over_steps", "recurrent.py") * scale
+    weight_gemms = cum("sum_over_steps", "layout.py") * scale
     adam = cum("step", "optim.py") * scale
 
     number = 300 if quick else 1000
@@ -158,7 +155,7 @@ def profile_step(cell="lstm", B=32, T=50, H=32, L=16, dtype=np.float32, quick=Fa
     parts = {
         "matmuls in the loops (h W_hh, dA W_hh)": steps * (f_mm + b_mm),
         "weight-gradient GEMMs after the loops": weight_gemms,
-        "gate arithmetic in the loops (exp, tanh, products)": steps * (f_elem + b_elem),
+        "gate arithmetic in the loops (tanh, products)": steps * (f_elem + b_elem),
         "gate derivatives before the backward loop": gate_derivs,
         "NumPy per-call overhead in the loops": steps * (f_fixed + b_fixed),
         "Python + memory in the loops (beyond the calls' isolated cost)": steps * (f_py + b_py),
@@ -169,14 +166,14 @@ def profile_step(cell="lstm", B=32, T=50, H=32, L=16, dtype=np.float32, quick=Fa
     lines = [f"Profile: one {cell.upper()} autoencoder training step, B={B}, T={T}, H={H}, L={L}, "
              f"{np.dtype(dtype).name}: {1e3 * total:.2f} ms (median of {n})",
              f"  NumPy calls per time step: forward {calls['forward_step']} (+1 add in the decoder), "
-             f"backward {calls['backward_step']} (the encoder has no dy: 6); {steps} steps each way",
+             f"backward {calls['backward_step']} (the encoder has no dy: {calls['backward_step'] - 1}); {steps} steps each way",
              f"  per step: forward loop {1e6 * fwd_loop / steps:.1f} µs (calls {1e6 * sum(t for _, t in f_full):.1f}),"
              f" backward loop {1e6 * bwd_loop / steps:.1f} µs (calls {1e6 * sum(t for _, t in b_full):.1f})"]
     for k, v in parts.items():
         lines.append(f"  {k:<58} {1e3 * v:7.2f} ms  {100 * v / total:5.1f} %")
     groups = {
         "matmuls": parts["matmuls in the loops (h W_hh, dA W_hh)"] + parts["weight-gradient GEMMs after the loops"],
-        "gate arithmetic": parts["gate arithmetic in the loops (exp, tanh, products)"]
+        "gate arithmetic": parts["gate arithmetic in the loops (tanh, products)"]
         + parts["gate derivatives before the backward loop"],
         "Python + NumPy call overhead": parts["NumPy per-call overhead in the loops"]
         + parts["Python + memory in the loops (beyond the calls' isolated cost)"],

@@ -66,11 +66,11 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # the issue's targets: (key, label, cell, config, op, target ratio)
 TARGETS = [
     ("step_lstm_seed", "training step, LSTM autoencoder", "lstm", "seed", "step", 0.6),
-    ("step_rnn_seed", "training step, RNN autoencoder", "rnn", "seed", "step", 0.6),
-    ("step_lstm_mid", "training step, LSTM autoencoder", "lstm", "mid", "step", 0.5),
+    ("step_rnn_seed", "training step, RNN autoencoder", "rnn", "seed", "step", 0.35),
+    ("step_lstm_mid", "training step, LSTM autoencoder", "lstm", "mid", "step", 0.7),
     ("step_lstm_large", "training step, LSTM autoencoder", "lstm", "large", "step", 0.4),
-    ("score_lstm", "scoring a series, LSTM (seed model)", "lstm", "seed", "series", 0.5),
-    ("score_rnn", "scoring a series, RNN (seed model)", "rnn", "seed", "series", 0.5),
+    ("score_lstm", "scoring a series, LSTM (seed model)", "lstm", "seed", "series", 0.7),
+    ("score_rnn", "scoring a series, RNN (seed model)", "rnn", "seed", "series", 0.7),
     ("demo", "npae demo training, both models, 50 epochs", None, "seed", "demo", 0.5),
     # the model family (issue 12): measured, no target
     ("step_gru_seed", "training step, GRU autoencoder", "gru", "seed", "step", None),
@@ -193,6 +193,136 @@ def cache_floats(cell, B, T, H, D=1) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Floors: the time loops' NumPy calls alone
+# ---------------------------------------------------------------------------------------------
+
+def _lstm_loop_calls(B, T, H, E, dtype, add_input, backward, dy, one_step=False):
+    """A bare scan of one LSTM layer: the NumPy calls of one step of npae's kernel
+    (npae/fast/lstm.py: ``lstm_scan`` 8 calls, + 1 with a broadcast input; ``lstm_scan_backward``
+    5, + 1 with an upstream dy), T times, on arrays of the kernel's shapes and layout, with the
+    per-step views made beforehand — and nothing else (no gate factors, no weight-gradient GEMMs,
+    no layers around it).  What a NumPy time loop of these calls cannot go below.  ``one_step``:
+    inference's layout, one step-sized block for the gates, c and tanh(c), reused every step."""
+    rng = np.random.default_rng(0)
+    half = np.array(0.5, dtype)
+    W = (rng.standard_normal((4 * H, H + E)) * 0.1).astype(dtype)
+    Wt = np.ascontiguousarray(W[:, :H].T)
+    S = rng.random((T + 1, 5 * H, B)).astype(dtype)
+    zT = rng.random((T + 1, H + E, B)).astype(dtype)
+    tc, P = np.empty((T, H, B), dtype), np.empty((2 * H, B), dtype)
+    xw = rng.random((4 * H, B)).astype(dtype)
+    F = rng.random((T, 5 * H, B)).astype(dtype) * 0.5  # the factors, read; D written (no growth)
+    D, F5 = np.empty_like(F), F.reshape(T, 5, H, B)
+    D5 = D.reshape(T, 5, H, B)
+    dh, dc = np.zeros((H, B), dtype), np.zeros((H, B), dtype)
+    dyT = rng.random((T, H, B)).astype(dtype) if dy else None
+    s_, t_ = (lambda t: 0, lambda t: 0) if one_step else (lambda t: t, lambda t: t + 1)
+    fwd = [(S[s_(t), :4 * H], S[s_(t), :3 * H], S[s_(t), H:3 * H], S[s_(t), 3 * H:], S[t_(t), 4 * H:],
+            tc[s_(t)], S[s_(t), :H], zT[t], zT[t + 1, :H]) for t in range(T)]
+    bwd = [(None if dyT is None else dyT[t], F5[t, :2], D5[t, :2], D5[t, 0], F5[t, 2:], D5[t, 2:],
+            S[t, 2 * H:3 * H], D[t, H:]) for t in range(T - 1, -1, -1)]
+    mul, add, tanh, matmul = np.multiply, np.add, np.tanh, np.matmul
+
+    def run():
+        for A, oif, if_, gc, c, tct, o, z, h in fwd:
+            matmul(W, z, out=A)
+            if add_input:
+                add(A, xw, out=A)
+            tanh(A, out=A)
+            mul(oif, half, out=oif)
+            add(oif, half, out=oif)
+            mul(if_, gc, out=P)
+            tanh(add(P[:H], P[H:], out=c), out=tct)
+            mul(o, tct, out=h)
+        if backward:
+            for dyt, kf, k, k0, df, d, f, dA in bwd:
+                if dyt is not None:
+                    add(dh, dyt, out=dh)
+                mul(kf, dh, out=k)
+                add(dc, k0, out=dc)
+                mul(df, dc, out=d)
+                mul(dc, f, out=dc)
+                matmul(Wt, dA, out=dh)
+            dh[...] = 0  # the next call starts where a backward does (the encoder: dh_T small)
+            dc[...] = 0
+    return run
+
+
+def _rnn_loop_calls(B, T, H, dtype, add_input):
+    """A bare scan of one RNN layer's inference loop (npae/fast/rnn.py ``rnn_forward_fm``: the
+    GEMM with the inputs folded in (E = 2 extra rows) and tanh; the decoder adds its projected
+    input, ``add_input``) on arrays of its shapes."""
+    rng = np.random.default_rng(0)
+    E = 0 if add_input else 2
+    W = (rng.standard_normal((H, H + E)) * 0.1).astype(dtype)
+    zT = rng.random((T + 1, H + E, B)).astype(dtype)
+    xw = rng.random((H, B)).astype(dtype)
+    steps = [(zT[t], zT[t + 1, :H]) for t in range(T)]
+    matmul, add, tanh = np.matmul, np.add, np.tanh
+
+    def run():
+        for z, a in steps:
+            matmul(W, z, out=a)
+            if add_input:
+                add(a, xw, out=a)
+            tanh(a, out=a)
+    return run
+
+
+def step_floor(cell, B, T, H, dtype=np.float32):
+    """The bare scans of one LSTM autoencoder training step: encoder forward (inputs folded:
+    E = D + 1 = 2 extra rows), decoder forward (broadcast input added), decoder backward (with dy),
+    encoder backward (without).  A callable returning its seconds."""
+    if cell != "lstm":
+        return None
+    from npae.fast.threads import BlasThreads
+
+    enc = _lstm_loop_calls(B, T, H, 2, dtype, add_input=False, backward=True, dy=False)
+    dec = _lstm_loop_calls(B, T, H, 0, dtype, add_input=True, backward=True, dy=True)
+
+    def run():
+        t0 = time.perf_counter()
+        with BlasThreads(1):  # as the autoencoder's passes
+            enc()
+            dec()
+        return time.perf_counter() - t0
+    return run
+
+
+def scoring_floor(cell, n_windows, batch, T=50, H=32, dtype=np.float32):
+    """The bare scans of scoring ``n_windows`` windows in batches of ``batch``, on the threads
+    ``reconstruct`` uses (each thread its own arrays): per batch, the encoder's and the
+    decoder's forward loop.  A callable returning its seconds."""
+    from npae.fast.threads import BlasThreads, column_blocks, run_blocks, scoring_threads
+
+    n = len(column_blocks(min(n_windows, batch), scoring_threads()))
+    b = -(-batch // n)
+    n_batches = -(-n_windows // b)
+    last = n_windows - (n_batches - 1) * b
+
+    def loops(size):
+        if cell == "lstm":
+            return [_lstm_loop_calls(size, T, H, 2, dtype, False, False, False, one_step=True),
+                    _lstm_loop_calls(size, T, H, 0, dtype, True, False, False, one_step=True)]
+        return [_rnn_loop_calls(size, T, H, dtype, False), _rnn_loop_calls(size, T, H, dtype, True)]
+
+    per_thread = [(loops(b), loops(last)) for _ in range(n)]
+
+    def worker(k):
+        full, tail = per_thread[k]
+        for j in range(k, n_batches, n):
+            for loop in (tail if j == n_batches - 1 else full):
+                loop()
+
+    def run():
+        t0 = time.perf_counter()
+        with BlasThreads(1):
+            run_blocks(worker, [(k,) for k in range(n)])
+        return time.perf_counter() - t0
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
 # Runners: each op is a callable returning the seconds of the part it measures
 # ---------------------------------------------------------------------------------------------
 
@@ -230,10 +360,11 @@ def training_step(model, x, lr=1e-3):
     return step
 
 
-def npae_ops(model, x, threads=1, blas_threads=None):
+def npae_ops(model, x, threads=None, blas_threads=None):
     """forward / backward / step / score callables for an npae model (vectorised or per-step);
-    ``threads``: :func:`npae.recurrent.set_num_threads` (batches of ≥ 128 split), ``blas_threads``:
-    NumPy's BLAS threads (``None``: the default)."""
+    ``threads``: :func:`npae.recurrent.set_num_threads` (batches of ≥ 128 split; ``None``: npae's
+    defaults), ``blas_threads``: NumPy's BLAS threads outside npae's passes (``None``: the
+    default)."""
     train_step = training_step(model, x)
     g = np.random.default_rng(1).standard_normal(x.shape).astype(x.dtype) * 1e-3
     pc = time.perf_counter
@@ -367,9 +498,13 @@ def bench_config(cell, name, B, T, H, L, ops, rounds, per_step=False, f64=True, 
         impls["npae_per_step_f32"] = npae_ops(PerStepAutoencoder(model32), x32)
     impls["torch_f32_1t"] = torch_ops(model32, x32, 1)
     impls["torch_f32_2t"] = torch_ops(model32, x32, 2)
+    floor = step_floor(cell, B, T, H) if cell == "lstm" and name in ("seed", "mid") else None
     out, raw = {}, {}
     for op in ops:
-        t = interleaved({k: (p, fns[op]) for k, (p, fns) in impls.items()}, rounds)
+        timed = {k: (p, fns[op]) for k, (p, fns) in impls.items()}
+        if op == "step" and floor is not None:  # the time loops' calls alone, in the same rounds
+            timed["floor"] = (lambda: None, floor)
+        t = interleaved(timed, rounds)
         out[op] = {k: _median(v) for k, v in t.items()}
         raw[op] = {k: [float(s) for s in v] for k, v in t.items()}
         best = min(out[op]["torch_f32_1t"], out[op]["torch_f32_2t"])
@@ -414,20 +549,25 @@ def bench_series(cell, n_points, batch, rounds, model_only=True, log=print):
 
     windows = np.ascontiguousarray(sliding_windows(x.astype(np.float32), T))
     impls = {}
-    for th in (1, 2):
-        name = "npae_f32" if th == 1 else "npae_f32_2thr"
+    # npae_f32: npae's defaults (one thread); npae_f32_2thr: set_num_threads(2)
+    for th, name in ((None, "npae_f32"), (2, "npae_f32_2thr")):
         impls[name] = (npae_prep(th), run(lambda xb: model.reconstruct(xb, batch)))
-        impls[f"torch_f32_{th}t"] = (torch_prep(th), run(lambda xb: reconstruct(tm, xb, batch)))
         if model_only:  # the model alone, without the score bookkeeping
             impls[name + "_model_only"] = (npae_prep(th), lambda: _timed(lambda: model.reconstruct(windows, batch)))
+    for th in (1, 2):
+        impls[f"torch_f32_{th}t"] = (torch_prep(th), run(lambda xb: reconstruct(tm, xb, batch)))
+        if model_only:
             impls[f"torch_f32_{th}t_model_only"] = (torch_prep(th),
                                                     lambda: _timed(lambda: reconstruct(tm, windows, batch)))
+    npae.recurrent.set_num_threads(None)
+    impls["floor"] = (npae_prep(None), scoring_floor(cell, len(windows), batch))  # the loops' calls alone
     t = interleaved(impls, rounds, min_seconds=0.0, max_calls=1)
-    npae.recurrent.set_num_threads(1)
+    npae.recurrent.set_num_threads(None)
     med = {k: _median(v) for k, v in t.items()}
     best = min(med["torch_f32_1t"], med["torch_f32_2t"])
     msg = (f"  {cell:<4} scoring {n_points} points: npae {med['npae_f32']:.2f} s (2 threads "
-           f"{med['npae_f32_2thr']:.2f} s)   torch {best:.2f} s   ratio {med['npae_f32'] / best:.2f}")
+           f"{med['npae_f32_2thr']:.2f} s; floor {med['floor']:.2f} s)   torch {best:.2f} s   "
+           f"ratio {med['npae_f32'] / best:.2f}")
     if model_only:
         msg += (f"   (model only: npae {med['npae_f32_model_only']:.2f} s, torch "
                 f"{min(med['torch_f32_1t_model_only'], med['torch_f32_2t_model_only']):.2f} s)")
@@ -520,7 +660,8 @@ def _best_torch(med):
     return (t1, 1) if t1 <= t2 else (t2, 2)
 
 
-NPAE_OPTIONS = {"npae_f32_2thr": "set_num_threads(2)", "npae_f32_blas1": "BLAS 1 thread"}
+NPAE_OPTIONS = {"npae_f32_2thr": "set_num_threads(2)", "npae_f32_1thr": "set_num_threads(1)",
+                "npae_f32_blas1": "BLAS 1 thread"}
 
 
 def target_rows(results):
@@ -542,6 +683,7 @@ def target_rows(results):
                 med = r["median_s"]
                 cfg = f"{r['n_points']:,} points, {r['windows']:,} windows, batch {r['batch']}"
             npae_s, (torch_s, th) = med["npae_f32"], _best_torch(med)
+            floor_s = med.get("floor")
             t1, t2 = med["torch_f32_1t"], med["torch_f32_2t"]
             options = {k: med[k] for k in NPAE_OPTIONS if k in med}
         else:
@@ -549,6 +691,7 @@ def target_rows(results):
             if d is None:
                 continue
             npae_s, torch_s, th = d["npae"], d["torch"], d["torch_threads"]
+            floor_s = None
             t1 = t2 = None
             options = {}
             cfg = "seed, {} steps/model{}".format(d["steps_per_model"], ", estimated" if d["estimated"] else "")
@@ -560,7 +703,7 @@ def target_rows(results):
                      "ratio": ratio, "target": target,
                      "met": None if target is None else bool(ratio <= target),
                      "option": NPAE_OPTIONS.get(best_opt), "option_s": options.get(best_opt),
-                     "option_ratio": opt_ratio,
+                     "option_ratio": opt_ratio, "floor_s": floor_s,
                      "met_with_option": bool(target is not None and opt_ratio is not None
                                              and opt_ratio <= target)})
     return rows
@@ -584,10 +727,11 @@ def format_report(results) -> str:
         f"float64 {results['peak']['float64']:.0f} GFLOP/s",
         "",
         "Targets: float32, ratio = npae / PyTorch at its better thread count (1 or 2), medians of "
-        "interleaved runs",
+        "interleaved runs; floor: the time loops' NumPy calls alone (a bare scan of the kernel's calls "
+        "per step, same shapes, no other work), timed in the same rounds",
     ]
     hdr = (f"{'workload':<44} {'config':<40} {'npae':>10} {'torch 1t':>10} {'torch 2t':>10} "
-           f"{'ratio':>6} {'target':>7}  {'met':<4} best npae option")
+           f"{'ratio':>6} {'target':>7}  {'met':<4} {'floor':>10}  best npae option")
     lines += [hdr, "-" * len(hdr)]
     for r in results["targets"]:
         opt = (f"{r['option']}: {_fmt_s(r['option_s'])}, ratio {r['option_ratio']:.2f}"
@@ -596,7 +740,7 @@ def format_report(results) -> str:
         met = "-" if r["met"] is None else "yes" if r["met"] else "NO"
         lines.append(f"{r['workload']:<44} {r['config']:<40} {_fmt_s(r['npae_s']):>10} "
                      f"{_fmt_s(r['torch_1t_s']):>10} {_fmt_s(r['torch_2t_s']):>10} {r['ratio']:>6.2f} "
-                     f"{target:>7}  {met:<4} {opt}")
+                     f"{target:>7}  {met:<4} {_fmt_s(r.get('floor_s')):>10}  {opt}")
     lines += ["", "All timings (medians; f64/f32 = npae float64 over float32; GF/s and % of peak: "
               "the step's matmul FLOPs over its time)"]
     hdr = (f"{'cell':<6}{'config':<7}{'op':<9}{'npae f32':>10}{'2 thr':>10}{'BLAS 1':>10}{'npae f64':>10}"

@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 
 import reference
 from npae.autoencoder import GRUAutoencoder, LSTMAutoencoder, PerStepAutoencoder, RNNAutoencoder
+from npae.fast import get_num_threads as npae_get_num_threads
 from npae.fast import set_num_threads
 from npae.fast.gru import gru_backward_fast, gru_forward_fast
 from npae.fast.layout import feature_major, sum_over_steps
-from npae.fast.lstm import lstm_backward_fast, lstm_backward_fm, lstm_forward_fast, lstm_forward_fm
-from npae.fast.rnn import rnn_backward_fast, rnn_forward_fast
+from npae.fast.lstm import (fm_from_cache, lstm_backward_fast, lstm_backward_fm, lstm_forward_fast,
+                             lstm_forward_fm)
+from npae.fast.rnn import rnn_backward_fast, rnn_forward_fast, rnn_forward_fm
 from npae.gru import gru_backward, gru_forward
 from npae.lstm import (lstm_backward, lstm_backward_loop, lstm_forward, lstm_forward_loop,
                        lstm_recurrence, lstm_recurrence_backward)
@@ -180,9 +182,7 @@ def test_backward_in_blocks_of_steps_equals_one_block(kind, T, B, H, seed):
     dy, dh_n = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     if kind == "loop cache":
         _, _, cache = lstm_forward_loop(x, h0, c0, p)
-        fm = {"zT": feature_major(cache["h"]), "cT": feature_major(cache["c"]),
-              "gT": feature_major(cache["gates"]), "tcT": feature_major(cache["tanh_c"]),
-              "folded": False, "x": x, "H": H}
+        fm = fm_from_cache(cache)
     else:
         fm = lstm_forward_fm(x, h0, c0, p)
     one = lstm_backward_fm(dy, dh_n, None, fm, p, chunk=1 << 30)
@@ -290,6 +290,74 @@ def test_rnn_recurrence_equals_the_loop(T, B, H, nl, broadcast, seed):
     assert_close(dh0, dh0_l, TOL, "dh0")
     assert_close(dW_hh, g_l["weight_hh"], TOL, "dW_hh")
     _assert_projection_backward_equals_loop(dA, x, p, dx_l, g_l)
+
+
+@given(T=st.integers(1, 12), B=st.integers(1, 6), D=st.integers(1, 4), H=st.integers(1, 8),
+       nl=st.sampled_from(["tanh", "relu"]), broadcast=st.booleans(), bias=st.booleans(),
+       float32=st.booleans(), seed=SEED)
+def test_rnn_inference_kernel_equals_plain_forward(T, B, D, H, nl, broadcast, bias, float32, seed):
+    """rnn_forward_fm (inference: inputs folded into the step's GEMM, feature-major; a broadcast
+    input projected once) against the plain vectorised rnn_forward, buffers reused."""
+    dtype, tol = (np.float32, 1e-5) if float32 else (np.float64, TIER_TOL)
+    rng = np.random.default_rng(seed)
+    p = {k: None if v is None else v.astype(dtype)
+         for k, v in random_recurrent_params(rng, H, D, H, bias).items()}
+    x = (np.broadcast_to(rng.standard_normal((B, D)), (T, B, D)) if broadcast
+         else rng.standard_normal((T, B, D))).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    y, h_n, _ = rnn_forward(x, h0, p, nl)
+    work = {}
+    for _ in range(2):  # the second call reuses the first one's storage
+        h = rnn_forward_fm(x, h0, p, nl, work)
+        assert h.shape == (T + 1, B, H) and h.dtype == dtype
+        assert_close(h[1:], y, tol, "h")
+        assert_close(h[-1], h_n, tol, "h_n")
+        np.testing.assert_array_equal(h[0], h0)
+
+
+@given(T=st.integers(1, 10), B=st.integers(1, 5), D=st.integers(1, 3), H=st.integers(1, 6),
+       broadcast=st.booleans(), seed=SEED)
+def test_lstm_inference_one_step_buffers_equal_plain_forward(T, B, D, H, broadcast, seed):
+    """lstm_forward_fm with keep=False (one step-sized buffer for the gates and c, reused every
+    step and call) gives the plain forward's h; the cache's gates (torch's order, made when read)
+    equal the plain ones."""
+    rng = np.random.default_rng(seed)
+    p = random_recurrent_params(rng, 4 * H, D, H)
+    x = (np.broadcast_to(rng.standard_normal((B, D)), (T, B, D)) if broadcast
+         else rng.standard_normal((T, B, D)))
+    h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    y, (h_n, c_n), cache = lstm_forward(x, h0, c0, p)
+    work = {}
+    for _ in range(2):
+        fm = lstm_forward_fm(x, h0, c0, p, work, keep=False)
+        assert_close(np.swapaxes(fm["zT"][1:, :H], 1, 2), y, TIER_TOL, "h")
+        assert_close(fm["S"][-1, 4 * H:].T, c_n, TIER_TOL, "c_n")
+    _, _, fast_cache = lstm_forward_fast(x, h0, c0, p)
+    assert "gates" not in dict.keys(fast_cache)  # made on first read only
+    assert_close(fast_cache["gates"], cache["gates"], TIER_TOL, "gates")
+
+
+def test_blas_threads_context_restores_the_setting():
+    from npae.fast.threads import BlasThreads, _blas_libraries
+
+    libs = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libs]
+    with BlasThreads(1):
+        assert all(lib.get_num_threads() == 1 for lib in libs)
+    assert [lib.get_num_threads() for lib in libs] == before
+    with BlasThreads(None):
+        assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_scoring_threads_default_and_explicit():
+    from npae.fast.threads import scoring_threads
+
+    set_num_threads(None)
+    assert scoring_threads() == npae_get_num_threads() == 1
+    set_num_threads(3)
+    assert scoring_threads() == 3 and npae_get_num_threads() == 3
+    with pytest.raises(ValueError):
+        set_num_threads(1, blas_threads=0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ import numpy as np
 from ..linear import linear_backward, linear_forward
 from ..recurrent import input_projection, input_projection_backward
 from .gru import gru_recurrence_backward_fast, gru_recurrence_fast
-from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state_views
-from .rnn import rnn_recurrence_backward_fast, rnn_recurrence_fast
-from .threads import column_blocks, run_blocks
+from .lstm import lstm_backward_fm, lstm_forward_fm, lstm_state
+from .rnn import rnn_forward_fm, rnn_recurrence_backward_fast, rnn_recurrence_fast
+from .threads import column_blocks, pass_blas_threads, run_blocks, scoring_threads
 
 # ---------------------------------------------------------------------------- the cells' kernels
 #
@@ -35,6 +35,8 @@ from .threads import column_blocks, run_blocks
 
 
 def _rnn(x, h0, params, work=None, keep=True):
+    if not keep:  # inference: (P) folded into the step's GEMM, feature-major
+        return {"h": rnn_forward_fm(x, h0, params, work=work), "x": x}
     xw = input_projection(x, params["weight_ih"], params["bias_ih"], params["bias_hh"])  # (P)
     return {"h": rnn_recurrence_fast(xw, h0, params["weight_hh"], work=work), "x": x}  # (R1)–(R2)
 
@@ -48,8 +50,7 @@ def _rnn_backward(dy, dh_n, state, params, need_dx=True, work=None):
 
 def _lstm(x, h0, params, work=None, keep=True):
     fm = lstm_forward_fm(x, h0, np.zeros_like(h0), params, work, keep)  # (P), (1)–(7), feature-major
-    h, c, gates, tanh_c = lstm_state_views(fm)
-    return {"h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "fm": fm}
+    return lstm_state(fm)  # h, c, tanh_c: views; gates: made when read (npae.trace)
 
 
 def _lstm_backward(dy, dh_n, state, params, need_dx=True, work=None):
@@ -137,7 +138,8 @@ def forward(model, x, split=True):
         y, u, dec_state, dfc_cache, out_cache = decode(model, z, T, dec_work)
         return y, Block(x_tm[:, b], enc_state, efc_cache, u, dec_state, dfc_cache, out_cache)
 
-    out = run_blocks(one_block, list(enumerate(blocks)))  # set_num_threads: blocks in parallel
+    with pass_blas_threads():  # set_num_threads(blas_threads=…): 1 unless told otherwise
+        out = run_blocks(one_block, list(enumerate(blocks)))  # set_num_threads: blocks in parallel
     y = out[0][0] if len(out) == 1 else np.concatenate([y for y, _ in out], axis=1)
     return np.ascontiguousarray(y.transpose(1, 0, 2)), Pass(blocks, [c for _, c in out])
 
@@ -150,24 +152,26 @@ def backward(model, cache, dy):
 
     def one_block(k, dy_tm, c):
         """One block of the batch → its dx and its (parameter, gradient) pairs."""
-        w = _work(model, "backward", k)
+        w_dec, w_enc = _work(model, "backward", k, "decoder"), _work(model, "backward", k, "encoder")
         dh_dec, g_out = linear_backward(dy_tm, c.out_cache)  # (A5') output_fc at every step
         # (A4') decoder: through time, then its input u (summed over steps) and its h_0 = u
-        du_in, dh0, g_dec = run_backward(dh_dec, None, c.dec_state, dec.params(), work=w)
+        du_in, dh0, g_dec = run_backward(dh_dec, None, c.dec_state, dec.params(), work=w_dec)
         if du_in.ndim == 3:  # T = 1: the one step's input was not broadcast
             du_in = du_in[0]
         du = du_in + dh0  # du_in = Σ_t dA_t W_ih: u is the input of every step
         dz, g_dfc = linear_backward(du, c.dfc_cache)  # (A3')
         dh_T, g_efc = linear_backward(dz, c.efc_cache)  # (A2')
         # (A1') encoder: only its last state received a gradient
-        dx, _, g_enc = run_backward(None, dh_T, c.enc_state, enc.params(), work=w)
+        dx, _, g_enc = run_backward(None, dh_T, c.enc_state, enc.params(), work=w_enc)
         grads = _layer_grads(dec, g_dec) + _layer_grads(enc, g_enc)
         for layer, g in ((model.output_fc, g_out), (model.decoder_fc, g_dfc), (model.encoder_fc, g_efc)):
             grads += [(layer.weight, g["weight"]), (layer.bias, g["bias"])]
         return dx, grads
 
     dy_tm = dy.transpose(1, 0, 2)
-    out = run_blocks(one_block, [(k, dy_tm[:, b], c) for k, (b, c) in enumerate(zip(cache.blocks, cache.caches))])
+    with pass_blas_threads():
+        out = run_blocks(one_block, [(k, dy_tm[:, b], c)
+                                     for k, (b, c) in enumerate(zip(cache.blocks, cache.caches))])
     for _, grads in out:  # one block after the other: no two threads add into one .grad
         for param, g in grads:
             param.accumulate(g)
@@ -187,7 +191,7 @@ def reconstruct(model, x, batch_size):
     """Inference on a validated ``x (n, T, D)`` in batches, no cache kept: → ``x̂ (n, T, D)``.
     With ``set_num_threads(n)`` the batches go to n threads, each with its own buffers."""
     out = np.empty_like(x)
-    n = len(column_blocks(min(x.shape[0], batch_size)))  # set_num_threads: n threads ...
+    n = len(column_blocks(min(x.shape[0], batch_size), scoring_threads()))  # n threads ...
     batch_size = -(-min(x.shape[0], batch_size) // n)  # ... on batches n times smaller
     starts = range(0, x.shape[0], batch_size)
 
@@ -200,5 +204,6 @@ def reconstruct(model, x, batch_size):
             out[s:s + batch_size] = y.transpose(1, 0, 2)
 
     n = min(n, len(starts))
-    run_blocks(worker, [(k, n) for k in range(n)])
+    with pass_blas_threads():
+        run_blocks(worker, [(k, n) for k in range(n)])
     return out

@@ -35,7 +35,7 @@ def input_projection_fm(x, weight_ih, bias_ih=None, bias_hh=None):
     return feature_major(input_projection(x, weight_ih, bias_ih, bias_hh))
 
 
-def sum_over_steps(aT, bT, chunk=1 << 20):
+def sum_over_steps(aT, bT, chunk=1 << 20, work=None):
     """``Σ_t aT[t] bT[t]ᵀ`` for ``aT (T, G, B)``, ``bT (T, F, B)`` → ``(G, F)``: the weight
     gradients (1'), (R1'), (P') as GEMMs over the joint (t, b) axis, a block of steps at a time.
 
@@ -43,16 +43,23 @@ def sum_over_steps(aT, bT, chunk=1 << 20):
     multiplied once, a GEMM large enough to run at speed.  Large steps: one batched matmul per block
     (a GEMM per step, no copy) and a sum over the block — measured 15 % faster at the mid and large
     sizes, where the copies cost more than they save.  Blocks hold about ``chunk`` elements.
+    ``work``: a dict whose arrays are reused for the copies (:func:`npae.fast.buffers.buffer`).
     """
+    from .buffers import buffer
+
     T, G, B = aT.shape
     F = bT.shape[1]
     out = None
     if G * B < 16384:
         n = max(1, chunk // max(1, G * B))
         for s in range(0, T, n):
-            a = aT[s:s + n].transpose(1, 0, 2).reshape(G, -1)
-            b = bT[s:s + n].transpose(1, 0, 2).reshape(F, -1)
-            out = a @ b.T if out is None else np.add(out, a @ b.T, out=out)
+            k = min(n, T - s)
+            a = buffer(work, "sum_a", (G, k, B), aT.dtype)
+            b = buffer(work, "sum_b", (F, k, B), bT.dtype)
+            np.copyto(a, aT[s:s + k].transpose(1, 0, 2))
+            np.copyto(b, bT[s:s + k].transpose(1, 0, 2))
+            p = a.reshape(G, -1) @ b.reshape(F, -1).T
+            out = p if out is None else np.add(out, p, out=out)
     else:
         n = max(1, chunk // max(1, G * F))
         for s in range(0, T, n):

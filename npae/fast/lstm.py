@@ -6,133 +6,215 @@ the plain ones.  docs/performance.md has what each change measured.
 
 Nothing that is not recurrent stays in the time loops, and the loops allocate nothing.  The
 arrays are *feature-major* (npae/fast/layout.py): step t's gates are one contiguous (4H, B)
-block, A_tᵀ, whose gate blocks (H, B) are contiguous too, and one ``exp`` activates all four
-(:func:`lstm_scan`).
+block whose gate blocks (H, B) are contiguous too.  Inside the kernel the gates are ordered
+**o, i, f, g** (torch's order is i, f, g, o; :func:`plain_rows` converts), and each step's block
+of the state array ``S (T+1, 5H, B)`` holds the activated gates and, below them, c_{t-1}:
+
+    S[t] = [o_t; i_t; f_t; g_t; c_{t-1}]
+
+so that σ of o, i, f is one contiguous block, one ``tanh`` activates all four gates
+(:func:`lstm_scan`), and ``[i; f] ⊙ [g; c_{t-1}]`` is one product whose halves sum to c_t.
 
 The input half of (1) is folded into the step's one matrix product when the inputs differ from
-step to step: the state array carries, under the H rows of h_{t-1}, the D rows of x_t and a row
-of ones, and the weight is [W_hh | W_ih | b_ih + b_hh], so
+step to step: the state array ``zT`` carries, under the H rows of h_{t-1}, the D rows of x_t and
+a row of ones, and the weight is [W_hh | W_ih | b_ih + b_hh], so
 
     A_tᵀ = [W_hh | W_ih | b] [h_{t-1}; x_t; 1]                  (1), one GEMM per step
 
 and the backward's GEMMs over the steps, Σ_t dA_tᵀ [h_{t-1}; x_t; 1]ᵀ = [dW_hh | dW_ih | db],
 give all three weight gradients (1'), (P').  No (T, B, 4H) projection is ever stored.  When the
 input is the same at every step (the autoencoder's decoder), (P) is computed once instead and
-added, broadcast, at every step.  A forward step is 11 NumPy calls (12 with that add), a
-backward step 6 (7 with an upstream dy) — calls, not operators: ``np.add(a, b, out=a)`` costs
-about 0.4 µs less than ``a += b``.  The functions take and return the glossary's (T, B, ·)
-layout: what they return are transposed views of the feature-major storage, which
-``feature_major`` recovers without a copy.
+added, broadcast, at every step.  A forward step is 8 NumPy calls (9 with that add), a backward
+step 5 (6 with an upstream dy) — calls, not operators: ``np.add(a, b, out=a)`` costs about 0.4 µs
+less than ``a += b``.  The glossary's (T, B, ·) arrays (``h``, ``c``, ``gates`` in torch's order,
+``tanh_c``) are views of that storage, except ``gates``, which is made on first use
+(:class:`LSTMState`).
 """
 
 import numpy as np
 
-from ..functional import sigmoid_grad_from_output, tanh_grad_from_output
+from ..functional import tanh_grad_from_output
 from ..recurrent import input_projection_backward, is_broadcast
 from .buffers import buffer, one_step_buffer
 from .layout import add_into, batch_major, feature_major, input_projection_fm, sum_over_steps
-from .underflow import quiet_steps, stop_if_underflowed, underflow_threshold
+from .underflow import UNDERFLOW_CHECK_EVERY, quiet_steps, stop_if_underflowed, underflow_threshold
 
 
-def lstm_scan(xwT, zT, cT, gT, tcT, weight):
+_ROWS = {}
+
+
+def internal_rows(H):
+    """The kernel's gate rows ``o, i, f, g`` as indices into torch's ``i, f, g, o``."""
+    rows = _ROWS.get(H)
+    if rows is None:
+        rows = _ROWS[H] = np.concatenate([np.arange(3 * H, 4 * H), np.arange(3 * H)])
+    return rows
+
+
+def plain_rows(a, H, axis=0):
+    """The kernel's gate rows ``o, i, f, g`` of ``a`` (along ``axis``) in torch's order ``i, f,
+    g, o``: a new array."""
+    a = np.moveaxis(a, axis, 0)
+    return np.moveaxis(np.concatenate([a[H:4 * H], a[:H]]), 0, axis)
+
+
+def _half_rows(H, dtype):
+    """The forward's row scale in the kernel's order: ½ for o, i, f (exact), 1 for g."""
+    s = np.full((4 * H, 1), 0.5, dtype=dtype)
+    s[3 * H:] = 1
+    return s
+
+
+def lstm_scan(xwT, zT, S, tcT, weight, P=None, views=None):
     """(1)–(7) for every step, in place, feature-major.
 
-    ``zT (T+1, H+E, B)``: rows ``:H`` of ``zT[0]`` hold h_0 and receive h_t at ``zT[t]``; the E
-    rows below (``x_t`` and a row of ones, filled by the caller; E = 0 for none) are multiplied by
-    the extra columns of ``weight (4H, H+E)`` = ``[W_hh | W_ih | b]``.  ``xwT (T, 4H, B)``, if not
-    ``None``, is added at every step (a broadcast view is fine).  ``cT (T+1, H, B)`` holds c_0 and
-    receives c_t; ``gT (T, 4H, B)`` receives the activated gates (rows i, f, g, o), ``tcT (T, H, B)``
-    tanh(c_t).
+    ``S (T+1, 5H, B)``: block t's rows ``:4H`` receive step t's activated gates in the kernel's
+    order o, i, f, g; its rows ``4H:`` hold c_{t-1} (``S[0, 4H:]`` = c_0 on entry; c_t is written
+    into block t+1).  ``zT (T+1, H+E, B)``: rows ``:H`` of ``zT[0]`` hold h_0 and receive h_t at
+    ``zT[t]``; the E rows below (x_t and a row of ones; E = 0 for none) are multiplied by the
+    extra columns of ``weight (4H, H+E)``.  ``weight`` and ``xwT (T, 4H, B)`` (added at every
+    step when not ``None``; a broadcast view is fine) are in the kernel's row order and *scaled*:
+    rows o, i, f by ½ — exact in binary floating point — so that the step's product is a/2 there
+    and one ``tanh`` over the whole block gives
 
-    All four gates come from one ``exp`` over the whole (4H, B) block.  The rows of the weights
-    (and of ``xwT``) are scaled first by ``s = -1`` for i, f, o and ``s = -2`` for g — exact in
-    binary floating point — so that the step's product is ``s ⊙ A_t`` and
+        σ(a) = ½ tanh(a/2) + ½          rows o, i, f: (2), (3), (5)
+        tanh(a)                          rows g: (4)
 
-        σ(a) = 1 / (1 + e^{-a})                    rows i, f, o: the sigmoid of functional.py
-        tanh(a) = 2 σ(2a) - 1 = 2 / (1 + e^{-2a}) - 1   rows g
-
-    which saves a separate ``tanh`` and four calls per step (measured: 10–15 % of the forward
-    loop).  ``tanh`` computed this way is exact to a few ulps of 1 (absolute), not relative: for
-    |g| ≪ 1 its relative error grows as 1e-16/|g| (float64), which moves c_t by one ulp of i·g at
-    most.  For a ≪ 0, e^{-a} rounds to inf and σ to 0, the right answer (no warning: errstate).
+    (one transcendental call instead of ``exp`` and a division; NumPy's float32 ``tanh`` is no
+    slower than its ``exp``).  σ computed this way is exact to an ulp of ½ (absolute), like the
+    plain ``1/(1+e^{-a})`` near ½; for a ≪ 0 it is exactly 0.  ``tcT (T, H, B)`` receives
+    tanh(c_t); ``P (2H, B)`` is scratch.  8 calls per step, 9 with ``xwT``; ``views``: see
+    :func:`_forward_views`.
     """
-    H = cT.shape[1]
-    s = np.full((4 * H, 1), -1, dtype=gT.dtype)
-    s[2 * H:3 * H] = -2
-    weight = weight * s  # a scaled copy; the caller's weight is untouched
-    if xwT is not None:
-        xwT = np.broadcast_to(xwT[0] * s, xwT.shape) if xwT.strides[0] == 0 else xwT * s
-    ig = np.empty_like(cT[0])
-    with np.errstate(over="ignore"):
-        for t in range(gT.shape[0]):
-            A = np.matmul(weight, zT[t], out=gT[t])  # (1) s ⊙ (W_hh h_{t-1} [+ W_ih x_t + b])
-            if xwT is not None:
-                np.add(A, xwT[t], out=A)  # (1) + s ⊙ the input half, projected before the loop
-            np.exp(A, out=A)
-            np.add(A, 1, out=A)
-            np.divide(1, A, out=A)  # (2) i, (3) f, (5) o = σ(a); rows g: σ(2 a_g)
-            i, f, g, o = A[:H], A[H:2 * H], A[2 * H:3 * H], A[3 * H:]
-            np.multiply(g, 2, out=g)
-            np.subtract(g, 1, out=g)  # (4) g = tanh(a_g) = 2σ(2a_g) - 1
-            c = cT[t + 1]
-            np.multiply(f, cT[t], out=c)  # (6) f ⊙ c_{t-1} ...
-            np.multiply(i, g, out=ig)
-            np.add(c, ig, out=c)  # (6) ... + i ⊙ g
-            np.tanh(c, out=tcT[t])
-            np.multiply(o, tcT[t], out=zT[t + 1, :H])  # (7)
+    T, H = tcT.shape[0], tcT.shape[1]
+    P = np.empty((2 * H,) + tcT.shape[2:], tcT.dtype) if P is None else P
+    half = np.array(0.5, tcT.dtype)  # a 0-d array: cheaper to pass than a Python float
+    mul, add, tanh, matmul = np.multiply, np.add, np.tanh, np.matmul
+    for A, xw, oif, if_, gc, c, tc, o, z, h in _forward_views(xwT, zT, S, tcT, views):
+        matmul(weight, z, out=A)  # (1), rows o, i, f halved
+        if xw is not None:
+            add(A, xw, out=A)  # (1) + the input half, projected before the loop
+        tanh(A, out=A)  # (4) g = tanh(a_g); rows o, i, f: tanh(a/2)
+        mul(oif, half, out=oif)
+        add(oif, half, out=oif)  # (2), (3), (5) o, i, f = ½ tanh(a/2) + ½ = σ(a)
+        mul(if_, gc, out=P)  # (6) [i ⊙ g; f ⊙ c_{t-1}]
+        tanh(add(P[:H], P[H:], out=c), out=tc)  # (6) c_t = i ⊙ g + f ⊙ c_{t-1}; tanh(c_t)
+        mul(o, tc, out=h)  # (7) h_t = o ⊙ tanh(c_t)
 
 
-def lstm_scan_backward(dyT, dhT, dcT, cT, gT, tcT, weight_hh, dAT, K=None):
+def _forward_views(xwT, zT, S, tcT, views=None):
+    """Every step's views of :func:`lstm_scan`'s arrays, made once per set of buffers: ``views``
+    (a dict, or ``None``) keeps them for the next call on the same arrays (slicing ten views a
+    step costs about a microsecond)."""
+    key = tuple(None if a is None else (a.__array_interface__["data"][0], a.shape, a.strides)
+                for a in (zT, S, tcT, xwT))
+    if views is not None and views.get("key") == key:
+        return views["steps"]  # the same memory as last time (the old views keep it alive)
+    T, H = tcT.shape[0], tcT.shape[1]
+    steps = []
+    for t in range(T):
+        St = S[t]
+        steps.append((St[:4 * H], None if xwT is None else xwT[t], St[:3 * H], St[H:3 * H],
+                      St[3 * H:], S[t + 1, 4 * H:], tcT[t], St[:H], zT[t], zT[t + 1, :H]))
+    if views is not None:
+        views.update(key=key, steps=steps)
+    return steps
+
+
+def lstm_scan_backward(dyT, dhT, dcT, S, hT, tcT, weight_hh, D, views=None):
     """Backward through :func:`lstm_scan`, in place, feature-major.
 
     ``dyT (T, H, B)`` or ``None``; ``dhT, dcT (H, B)`` hold dh_n, dc_n on entry (zeros for none)
-    and dh_0, dc_0 on return; ``dAT (T, 4H, B)`` receives the gate pre-activation gradients;
-    ``K (T, H, B)`` is scratch (allocated when ``None``).
+    and dh_0, dc_0 on return; ``S (T, 5H, B)``, ``hT`` (h_1 … h_T) and ``tcT (T, H, B)`` are the
+    forward's (block t of S: step t's gates and c_{t-1}); ``weight_hh (4H, H)`` in the kernel's row order, unscaled.  ``D (T, 5H, B)``
+    receives, in rows ``H:``, the gate pre-activation gradients dA_t (rows o, i, f, g); its rows
+    ``:H`` are scratch.
 
     Only dh and dc are carried from step to step, and each gate's gradient is one of them times a
-    factor that does not depend on them: ``da_i = dc ⊙ [g ⊙ i(1-i)]``, ``da_f = dc ⊙ [c_{t-1} ⊙
-    f(1-f)]``, ``da_g = dc ⊙ [i ⊙ (1-g²)]``, ``da_o = dh ⊙ [tanh(c_t) ⊙ o(1-o)]``.  The factors in
-    brackets are computed for all steps before the loop, into ``dAT`` itself.
+    factor that does not depend on them: ``da_o = dh ⊙ [tanh(c_t) ⊙ o(1-o)]``, ``da_i = dc ⊙ [g ⊙
+    i(1-i)]``, ``da_f = dc ⊙ [c_{t-1} ⊙ f(1-f)]``, ``da_g = dc ⊙ [i ⊙ (1-g²)]``, and dh reaches
+    dc through ``K = o ⊙ (1 - tanh²(c_t))``.  The factors are computed for all steps before the
+    loop (:func:`_gate_factors`), into ``D = [K; o; i; f; g]`` itself, so that a step multiplies
+    rows ``[K; o]`` by dh and rows ``[i; f; g]`` by dc, one call each: 5 calls (6 with dy).
 
     Without ``dyT`` nothing is added to the carry; once all of dh and dc is below tiny/eps the
     loop stops and the earlier steps get exactly zero (checked every few steps; why:
     npae/fast/underflow.py).  With ``dyT`` the same holds where all of the remaining
     steps' dy is below that size too (:func:`npae.fast.underflow.quiet_steps`: a stacked layer).
+    ``views``: see :func:`_backward_views`.
     """
     T, H, B = tcT.shape
-    K = np.empty_like(tcT) if K is None else K  # o ⊙ (1 - tanh²(c_t)): how dh_t reaches dc_t
-    c_prevT = cT[:-1]
-    n = max(1, (1 << 18) // gT[0].size)  # steps per block: bounded temporaries
+    n = max(1, (1 << 18) // S[0].size)  # steps per block: bounded temporaries
     for s in range(0, T, n):
-        _gate_factors(gT[s:s + n], c_prevT[s:s + n], tcT[s:s + n], dAT[s:s + n], K[s:s + n])
-    dA_ifg = dAT[:, :3 * H].reshape(T, 3, H, B)  # rows i, f, g: all three multiply dc
-    dA_o, f = dAT[:, 3 * H:], gT[:, H:2 * H]
-    tmp = np.empty_like(dhT)
+        _gate_factors(S[s:s + n], hT[s:s + n], tcT[s:s + n], D[s:s + n])
     W_hhT = weight_hh.T
+    mul, add, matmul = np.multiply, np.add, np.matmul
     flush = underflow_threshold(dhT.dtype)  # see npae/fast/underflow.py
     quiet = quiet_steps(dyT, flush)  # steps 0 … quiet-1 receive no upstream gradient to speak of
-    for t in range(T - 1, -1, -1):  # step t produced h_{t+1}, c_{t+1}
-        if stop_if_underflowed(flush if t < quiet else None, T - 1 - t, dAT[:t + 1], dhT, dcT):
+    every = UNDERFLOW_CHECK_EVERY
+    for t, dy, k, k0, d, f, dA in _backward_views(dyT, S, D, views):  # newest step first
+        if t < quiet and (T - 1 - t) % every == 0 and stop_if_underflowed(
+                flush, 0, D[:t + 1], dhT, dcT):
             return  # nothing reaches steps t … 0 any more: their dA, dh_0 and dc_0 are zero
-        if dyT is not None:
-            np.add(dhT, dyT[t], out=dhT)  # (1') total dh: output[t] also feeds the loss
-        np.multiply(dhT, K[t], out=tmp)
-        np.add(dcT, tmp, out=dcT)  # (7') dc_t += dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
-        np.multiply(dA_ifg[t], dcT, out=dA_ifg[t])  # (6') then (2')–(4'): da_i, da_f, da_g = dc ⊙ factors
-        np.multiply(dA_o[t], dhT, out=dA_o[t])  # (7') then (5'): da_o = dh ⊙ tanh(c_t) ⊙ o(1-o)
-        np.multiply(dcT, f[t], out=dcT)  # (6') dc_{t-1} = dc_t ⊙ f_t
-        np.matmul(W_hhT, dAT[t], out=dhT)  # (1') dh_{t-1} = W_hhᵀ dA_t
+        if dy is not None:
+            add(dhT, dy, out=dhT)  # (1') total dh: output[t] also feeds the loss
+        mul(k, dhT, out=k)  # [dh ⊙ K; da_o = dh ⊙ tanh(c_t) ⊙ o(1-o)]: (7'), (5')
+        add(dcT, k0, out=dcT)  # (7') dc_t += dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
+        mul(d, dcT, out=d)  # (6') then (2')–(4'): da_i, da_f, da_g = dc ⊙ factors
+        mul(dcT, f, out=dcT)  # (6') dc_{t-1} = dc_t ⊙ f_t
+        matmul(W_hhT, dA, out=dhT)  # (1') dh_{t-1} = W_hhᵀ dA_t
 
 
-def _gate_factors(gT, c_prevT, tcT, dAT, K):
-    """The dh/dc-free factors of (2')–(7') for a block of steps (see :func:`lstm_scan_backward`)."""
+def _backward_views(dyT, S, D, views=None):
+    """Every step's views of :func:`lstm_scan_backward`'s arrays, newest step first: made once per
+    set of arrays and kept in ``views`` (a dict, or ``None``), as :func:`_forward_views`."""
+    key = tuple(None if a is None else (a.__array_interface__["data"][0], a.shape, a.strides)
+                for a in (dyT, S, D))
+    if views is not None and views.get("key") == key:
+        return views["steps"]
+    T, H5, B = D.shape
+    H = H5 // 5
+    D5 = D.reshape(T, 5, H, B)
+    steps = [(t, None if dyT is None else dyT[t], D5[t, :2], D5[t, 0], D5[t, 2:], S[t, 2 * H:3 * H],
+              D[t, H:]) for t in range(T - 1, -1, -1)]
+    if views is not None:
+        views.update(key=key, steps=steps)
+    return steps
+
+
+def _gate_factors(S, hT, tcT, D):
+    """The dh/dc-free factors of (2')–(7') for a block of steps (see :func:`lstm_scan_backward`),
+    into ``D`` in place: ``[o(1-tanh²c); tanh(c) o(1-o); g i(1-i); c_{t-1} f(1-f); i(1-g²)]``,
+    written as ``o - h ⊙ tanh(c)`` and ``h ⊙ (1-o)`` with the forward's h_t = o ⊙ tanh(c_t)
+    (``hT (T, H, B)``); 1 - g² as the plain tier's ``(1 - g)(1 + g)``."""
     H = tcT.shape[1]
-    i, f, g, o = gT[:, :H], gT[:, H:2 * H], gT[:, 2 * H:3 * H], gT[:, 3 * H:]
-    np.multiply(g, sigmoid_grad_from_output(i), out=dAT[:, :H])  # (6') di = dc ⊙ g, (2')
-    np.multiply(c_prevT, sigmoid_grad_from_output(f), out=dAT[:, H:2 * H])  # (6') df = dc ⊙ c_{t-1}, (3')
-    np.multiply(i, tanh_grad_from_output(g), out=dAT[:, 2 * H:3 * H])  # (6') dg = dc ⊙ i, (4')
-    np.multiply(tcT, sigmoid_grad_from_output(o), out=dAT[:, 3 * H:])  # (7') do = dh ⊙ tanh(c_t), (5')
-    np.multiply(o, tanh_grad_from_output(tcT), out=K)  # (7') dc_t += dh ⊙ o ⊙ (1 - tanh²(c_t))
+    mul, sub = np.multiply, np.subtract
+    o, i = S[:, :H], S[:, H:2 * H]
+    sub(1, S[:, :3 * H], out=D[:, H:4 * H])  # 1-o, 1-i, 1-f
+    D_if = D[:, 2 * H:4 * H]
+    mul(D_if, S[:, H:3 * H], out=D_if)  # σ'(a) = σ(1-σ) for i, f: (2'), (3')
+    mul(D_if, S[:, 3 * H:5 * H], out=D_if)  # (6') di = dc ⊙ g, df = dc ⊙ c_{t-1}
+    D_o = D[:, H:2 * H]
+    mul(D_o, hT, out=D_o)  # (7'), (5') do = dh ⊙ tanh(c_t) ⊙ o(1-o) = dh ⊙ h_t (1-o)
+    mul(tanh_grad_from_output(S[:, 3 * H:4 * H]), i, out=D[:, 4 * H:])  # (4') 1 - g², (6') dg = dc ⊙ i
+    K = D[:, :H]
+    mul(hT, tcT, out=K)
+    sub(o, K, out=K)  # (7') dc_t += dh ⊙ o ⊙ (1 - tanh²(c_t)) = dh ⊙ (o - h_t ⊙ tanh(c_t))
+
+
+class LSTMState(dict):
+    """A forward's arrays by the glossary's names: ``h``, ``c`` (T+1, B, H), ``tanh_c`` (T, B, H)
+    (views of the storage), and ``fm`` (the storage); ``gates`` (T, B, 4H, torch's order i, f,
+    g, o) is made from the storage when first read."""
+
+    def __missing__(self, key):
+        if key != "gates" or "fm" not in self:
+            raise KeyError(key)
+        fm = self["fm"]
+        S, H = fm["S"], fm["H"]
+        T = fm["tcT"].shape[0]
+        gates = self["gates"] = batch_major(plain_rows(S[:T, :4 * H], H, axis=1))
+        return gates
 
 
 def lstm_forward_fm(x, h0, c0, params, work=None, keep=True):
@@ -140,18 +222,19 @@ def lstm_forward_fm(x, h0, c0, params, work=None, keep=True):
 
     ``x`` may be a broadcast view, the same input at every step (then (P) runs once and is added
     at every step); otherwise the inputs are folded into the step's GEMM.  Returns a dict: ``zT``
-    (state rows ``:H``, then any input rows), ``cT``, ``gT``, ``tcT`` as in :func:`lstm_scan`,
-    ``folded``, ``x`` and ``H``.  ``work``: a dict whose arrays are reused as that storage (see
+    (state rows ``:H``, then any input rows), ``S``, ``tcT`` as in :func:`lstm_scan`, ``folded``,
+    ``x`` and ``H``.  ``work``: a dict whose arrays are reused as that storage (see
     :func:`npae.fast.buffers.buffer`).
 
     ``keep=False`` (inference: no backward will follow) keeps only ``h``: the gates, c_t and
     tanh(c_t) of every step are written into one step-sized buffer each (a view with a zero
-    stride on T), which stays in cache; ``gT``, ``cT``, ``tcT`` then hold the last step only.
+    stride on T), which stays in cache; ``S`` and ``tcT`` then hold the last step only.
     """
     T, B, D = x.shape
     H = h0.shape[-1]
     W_hh, W_ih, b_ih = params["weight_hh"], params["weight_ih"], params["bias_ih"]
     dtype = h0.dtype
+    rows, half = internal_rows(H), _half_rows(H, dtype)
     folded = not is_broadcast(x)
     if folded:  # (1) with the weight [W_hh | W_ih | b] and the state rows [h_{t-1}; x_t; 1]
         zT = buffer(work, "zT", (T + 1, H + D + (b_ih is not None), B), dtype)
@@ -160,21 +243,35 @@ def lstm_forward_fm(x, h0, c0, params, work=None, keep=True):
         if b_ih is not None:
             zT[:T, H + D] = 1
             columns.append((b_ih + params["bias_hh"])[:, None])
-        weight, xwT = np.concatenate(columns, axis=1), None
+        weight, xwT = np.concatenate(columns, axis=1)[rows] * half, None
     else:  # (P) once: the decoder's input is the same at every step
         zT = buffer(work, "zT", (T + 1, H, B), dtype)
-        weight, xwT = W_hh, input_projection_fm(x, W_ih, b_ih, params["bias_hh"])
+        xw = input_projection_fm(x, W_ih, b_ih, params["bias_hh"])[0]  # (4H, B), broadcast over T
+        xw_once = np.multiply(xw[rows], half, out=buffer(work, "xw", xw.shape, dtype))
+        weight, xwT = W_hh[rows] * half, np.broadcast_to(xw_once, (T,) + xw.shape)
     if keep:
-        cT = buffer(work, "cT", (T + 1, H, B), dtype)
-        gT = buffer(work, "gT", (T, 4 * H, B), dtype)
+        S = buffer(work, "S", (T + 1, 5 * H, B), dtype)
         tcT = buffer(work, "tcT", (T, H, B), dtype)
     else:  # every step writes the same memory: c_t over c_{t-1} is safe, elementwise, in place
-        cT = one_step_buffer(work, "c1", (H, B), T + 1, dtype)
-        gT = one_step_buffer(work, "g1", (4 * H, B), T, dtype)
+        S = one_step_buffer(work, "S1", (5 * H, B), T + 1, dtype)
         tcT = one_step_buffer(work, "tc1", (H, B), T, dtype)
-    zT[0, :H], cT[0] = h0.T, c0.T
-    lstm_scan(xwT, zT, cT, gT, tcT, weight)
-    return {"zT": zT, "cT": cT, "gT": gT, "tcT": tcT, "folded": folded, "x": x, "H": H}
+    zT[0, :H], S[0, 4 * H:] = h0.T, c0.T
+    lstm_scan(xwT, zT, S, tcT, weight, buffer(work, "P", (2 * H, B), dtype),
+              None if work is None else work.setdefault("views", {}))
+    return {"zT": zT, "S": S, "tcT": tcT, "folded": folded, "x": x, "H": H}
+
+
+def fm_from_cache(cache):
+    """The storage of :func:`lstm_forward_fm` rebuilt from a plain cache (``h``, ``c``, ``gates``
+    in torch's order, ``tanh_c``, ``x``): what :func:`lstm_backward_fm` reads."""
+    h, c, gates = cache["h"], cache["c"], cache["gates"]
+    T, B, G = gates.shape
+    H = G // 4
+    S = np.empty((T + 1, 5 * H, B), gates.dtype)
+    S[:T, :4 * H] = feature_major(gates[..., internal_rows(H)])
+    S[:, 4 * H:] = feature_major(c)
+    return {"zT": feature_major(h), "S": S, "tcT": feature_major(cache["tanh_c"]),
+            "folded": False, "x": cache["x"], "H": H}
 
 
 def lstm_backward_fm(dy, dh_n, dc_n, fm, params, need_dx=True, work=None, chunk=1 << 20):
@@ -182,66 +279,79 @@ def lstm_backward_fm(dy, dh_n, dc_n, fm, params, need_dx=True, work=None, chunk=
     ``None``) → ``dx (T, B, D)`` (``(B, D)`` for a broadcast input: every step's share summed),
     ``dh0``, ``dc0 (B, H)`` and ``{"weight_ih", "weight_hh", "bias"}`` (``bias``: the gradient of
     each of the two biases, ``None`` without biases).  The caller's arrays are never written;
-    ``work`` as in :func:`lstm_forward_fm` (for ``dA`` and scratch).
+    ``work`` as in :func:`lstm_forward_fm` (for ``D`` and scratch).
 
     Back through time a block of steps at a time (about ``chunk`` elements of dA): the block's
     :func:`lstm_scan_backward`, then its share of the weight-gradient GEMMs.  So dA is never
     stored for all T steps (4·T·B·H floats less at the peak) and a block is still in cache when
-    its GEMMs read it.
+    its GEMMs read it.  The gradients are computed in the kernel's row order and returned in
+    torch's.
     """
-    zT, gT, cT, tcT, H, x = fm["zT"], fm["gT"], fm["cT"], fm["tcT"], fm["H"], fm["x"]
+    zT, S, tcT, H, x = fm["zT"], fm["S"], fm["tcT"], fm["H"], fm["x"]
     W_hh, W_ih = params["weight_hh"], params["weight_ih"]
-    T, D, B = gT.shape[0], x.shape[-1], zT.shape[2]
-    dtype = gT.dtype
+    rows = internal_rows(H)
+    T, D, B = tcT.shape[0], x.shape[-1], zT.shape[2]
+    dtype = S.dtype
     dhT = np.zeros((H, B), dtype) if dh_n is None else dh_n.T.copy()  # (1') h_n = h_T: enters at T
     dcT = np.zeros((H, B), dtype) if dc_n is None else dc_n.T.copy()  # (6') c_n = c_T: enters at T
-    dyT = None if dy is None else feature_major(dy)
+    dyT = None
+    if dy is not None:  # into a reused buffer: the loop's views of it are kept (_backward_views)
+        dyT = buffer(work, "dyT", (T, H, B), dtype)
+        np.copyto(dyT, np.swapaxes(dy, 1, 2))
     folded, broadcast = fm["folded"], is_broadcast(x)
     xT = None if folded or broadcast else feature_major(x)  # a plain input (a loop's cache)
-    n = min(T, max(1, chunk // gT[0].size))
-    dA, K = buffer(work, "dA", (n, 4 * H, B), dtype), buffer(work, "K", (n, H, B), dtype)
+    n = min(T, max(1, chunk // (4 * H * B)))
+    Dbuf = buffer(work, "D", (n, 5 * H, B), dtype)
+    W_hh_k, W_ih_k = W_hh[rows], W_ih[rows]
     dx = np.empty((T, B, D), dtype) if need_dx and not broadcast else None
     dW = dW_ih = db = dA_sum = None
     for e in range(T, 0, -n):  # blocks of steps, newest first
         s = max(0, e - n)
-        dAb, Kb = dA[:e - s], K[:e - s]
-        lstm_scan_backward(None if dyT is None else dyT[s:e], dhT, dcT, cT[s:e + 1], gT[s:e],
-                           tcT[s:e], W_hh, dAb, Kb)
+        Db = Dbuf[:e - s]
+        lstm_scan_backward(None if dyT is None else dyT[s:e], dhT, dcT, S[s:e], zT[s + 1:e + 1, :H],
+                           tcT[s:e], W_hh_k, Db,
+                           None if work is None else work.setdefault(("views", s), {}))
+        dAb = Db[:, H:]
         # folded: (1') and (P') in one GEMM, Σ_t dA_tᵀ [h_{t-1}; x_t; 1]ᵀ = [dW_hh | dW_ih | db];
         # otherwise (1') Σ_t dA_tᵀ h_{t-1}
-        dW = add_into(dW, sum_over_steps(dAb, zT[s:e] if folded else zT[s:e, :H]))
+        dW = add_into(dW, sum_over_steps(dAb, zT[s:e] if folded else zT[s:e, :H], work=work))
         if dx is not None:
-            dx[s:e] = np.matmul(batch_major(dAb), W_ih)  # (P') dx_t = dA_t W_ih
+            dx[s:e] = np.matmul(batch_major(dAb), W_ih_k)  # (P') dx_t = dA_t W_ih
         if broadcast:
             dA_sum = add_into(dA_sum, dAb.sum(axis=0))  # the one input's gradients collect Σ_t dA_t
         elif not folded:
             dW_ih = add_into(dW_ih, sum_over_steps(dAb, xT[s:e]))  # (P') Σ_t dA_tᵀ x_t
             db = add_into(db, dAb.sum(axis=(0, 2)))  # (P') Σ_t Σ_b dA_t
+    dW = plain_rows(dW, H)
     if folded:
         return dx, dhT.T, dcT.T, {"weight_hh": dW[:, :H], "weight_ih": dW[:, H:H + D],
                                   "bias": dW[:, H + D] if dW.shape[1] > H + D else None}
     if broadcast:  # (P') from Σ_t dA_t: dx (B, D), dW_ih, db
-        dx, dW_ih, db = input_projection_backward(batch_major(dA_sum), x[0], W_ih, need_dx)
+        dx, dW_ih, db = input_projection_backward(batch_major(plain_rows(dA_sum, H)), x[0], W_ih,
+                                                  need_dx)
+    else:
+        dW_ih, db = plain_rows(dW_ih, H), plain_rows(db, H)
     return dx, dhT.T, dcT.T, {"weight_hh": dW, "weight_ih": dW_ih, "bias": db}
 
 
-def lstm_state_views(fm):
-    """The glossary's views of the storage: ``h, c (T+1, B, H)``, ``gates (T, B, 4H)``, ``tanh_c``."""
+def lstm_state(fm):
+    """The glossary's names for the storage of one pass (:class:`LSTMState`): ``h``, ``c``
+    (T+1, B, H), ``tanh_c`` (T, B, H) as views, ``gates`` made on first use, and ``fm``."""
     H = fm["H"]
-    return (batch_major(fm["zT"][:, :H]), batch_major(fm["cT"]), batch_major(fm["gT"]),
-            batch_major(fm["tcT"]))
-
-
+    return LSTMState(h=batch_major(fm["zT"][:, :H]), c=batch_major(fm["S"][:, 4 * H:]),
+                     tanh_c=batch_major(fm["tcT"]), fm=fm)
 
 
 def lstm_forward_fast(x, h0, c0, params):
     """The layer's fast forward: :func:`lstm_forward_fm`, (P) folded into each step's one GEMM.
 
-    Same contract as :func:`npae.lstm.lstm_forward_loop` (the arrays in the cache are views).
+    Same contract as :func:`npae.lstm.lstm_forward_loop` (the arrays in the cache are views; the
+    cache's ``gates`` is made when first read).
     """
     fm = lstm_forward_fm(x, h0, c0, params)
-    h, c, gates, tanh_c = lstm_state_views(fm)
-    cache = {"x": x, "h": h, "c": c, "gates": gates, "tanh_c": tanh_c, "params": params, "fm": fm}
+    cache = lstm_state(fm)
+    cache.update(x=x, params=params)
+    h, c = cache["h"], cache["c"]
     return h[1:], (h[-1], c[-1]), cache
 
 
@@ -251,11 +361,7 @@ def lstm_backward_fast(dy, dh_n, dc_n, cache):
     loop or by :func:`npae.lstm.lstm_forward`.
     """
     params = cache["params"]
-    fm = cache.get("fm")
-    if fm is None:  # a cache of lstm_forward_loop: the same numbers, batch-major
-        fm = {"zT": feature_major(cache["h"]), "cT": feature_major(cache["c"]),
-              "gT": feature_major(cache["gates"]), "tcT": feature_major(cache["tanh_c"]),
-              "folded": False, "x": cache["x"], "H": cache["h"].shape[-1]}
+    fm = cache["fm"] if "fm" in cache else fm_from_cache(cache)  # a loop's cache: batch-major
     dx, dh0, dc0, g = lstm_backward_fm(dy, dh_n, dc_n, fm, params)
     has_bias = params["bias_ih"] is not None
     grads = {"weight_ih": g["weight_ih"], "weight_hh": g["weight_hh"],

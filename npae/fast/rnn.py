@@ -9,8 +9,9 @@ once the carried gradient has underflowed (npae/fast/underflow.py).
 import numpy as np
 
 from ..functional import ACTIVATIONS
-from ..recurrent import input_projection, layer_gradients
+from ..recurrent import input_projection, is_broadcast, layer_gradients
 from .buffers import buffer
+from .layout import batch_major
 from .underflow import quiet_steps, stop_if_underflowed, underflow_threshold
 
 
@@ -36,6 +37,41 @@ def rnn_scan(xw, h, weight_hh, nonlinearity="tanh"):
         a = np.matmul(h[t], W_hhT, out=h[t + 1])  # (R1) recurrent half ...
         np.add(a, xw[t], out=a)  # ... plus the precomputed input half
         act(a, out=a)  # (R2), in place
+
+
+def rnn_forward_fm(x, h0, params, nonlinearity="tanh", work=None):
+    """(P), (R1)–(R2) feature-major, for inference: ``x (T, B, D)`` → ``h (T+1, B, H)``, a view of
+    the storage ``zT (T+1, H+E, B)``.
+
+    As the LSTM's kernel (npae/fast/lstm.py): inputs that differ from step to step are folded into
+    the step's GEMM — ``zT[t]`` holds h_{t-1}, x_t and a row of ones, the weight is [W_hh | W_ih |
+    b_ih + b_hh] — so a step is two calls (the GEMM, the activation, in place) and no (T, B, H)
+    projection is made; a broadcast input (the decoder's) is projected once and added at every
+    step (three calls).  ``work``: a dict whose ``"zT"`` is reused.
+    """
+    T, B, D = x.shape
+    H = h0.shape[-1]
+    W_hh, W_ih, b_ih, b_hh = params["weight_hh"], params["weight_ih"], params["bias_ih"], params["bias_hh"]
+    act, _ = ACTIVATIONS[nonlinearity]
+    if not is_broadcast(x):
+        zT = buffer(work, "zT", (T + 1, H + D + (b_ih is not None), B), h0.dtype)
+        zT[:T, H:H + D] = np.swapaxes(x, 1, 2)
+        columns = [W_hh, W_ih]
+        if b_ih is not None:
+            zT[:T, H + D] = 1
+            columns.append((b_ih + b_hh)[:, None])
+        weight, xwT = np.concatenate(columns, axis=1), None
+    else:  # the same input at every step: (P) once, (H, B)
+        zT = buffer(work, "zT", (T + 1, H, B), h0.dtype)
+        weight, xwT = W_hh, input_projection(x[0], W_ih, b_ih, b_hh).T
+    zT[0, :H] = h0.T
+    matmul, add = np.matmul, np.add
+    for t in range(T):
+        a = matmul(weight, zT[t], out=zT[t + 1, :H])  # (R1), the input half folded in or ...
+        if xwT is not None:
+            add(a, xwT, out=a)  # ... added
+        act(a, out=a)  # (R2), in place
+    return batch_major(zT[:, :H])
 
 
 def rnn_recurrence_backward_fast(dy, dh_n, h, weight_hh, nonlinearity="tanh", work=None):
