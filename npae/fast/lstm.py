@@ -86,7 +86,7 @@ def lstm_scan(xwT, zT, S, tcT, weight, P=None, views=None):
     tanh(c_t); ``P (2H, B)`` is scratch.  8 calls per step, 9 with ``xwT``; ``views``: see
     :func:`_forward_views`.
     """
-    T, H = tcT.shape[0], tcT.shape[1]
+    H = tcT.shape[1]
     P = np.empty((2 * H,) + tcT.shape[2:], tcT.dtype) if P is None else P
     half = np.array(0.5, tcT.dtype)  # a 0-d array: cheaper to pass than a Python float
     mul, add, tanh, matmul = np.multiply, np.add, np.tanh, np.matmul
