@@ -1,7 +1,7 @@
 """The fast tier (npae/fast/) against the plain tier and against torch (float64).
 
 What is tuned (docs/performance.md): the feature-major LSTM loops with the inputs folded into the
-step's GEMM and the gates from one ``exp``; the pre-computed gate derivatives; the weight
+step's GEMM and the gates from one ``tanh``; the pre-computed gate derivatives; the weight
 gradients as blocked GEMMs; the in-place RNN and GRU recurrences; the underflow stop; buffers
 reused from one training step to the next; the one-step buffers of inference (``reconstruct``,
 ``encode``, ``decode``); the batch split over threads.  Each is compared with an independent
@@ -202,8 +202,9 @@ def test_backward_in_blocks_of_steps_equals_one_block(kind, T, B, H, seed):
 @pytest.mark.parametrize("tier", ["fast", "vectorized"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_saturated_gates_no_warning_and_equal_torch(tier, dtype):
-    """Pre-activations up to |a| ~ 1e4: e^{-a} overflows to inf inside the one-exp gate block and
-    must give σ = 0 / tanh = -1 exactly as torch, with no RuntimeWarning."""
+    """Pre-activations up to |a| ~ 1e4: the fast tier's one-tanh gate block (and the plain tier's
+    e^{-a}, which overflows to inf) must give σ = 0 / tanh = -1 exactly as torch, with no
+    RuntimeWarning."""
     lstm_forward, lstm_backward = LSTM_TIERS[tier]
     rng = np.random.default_rng(0)
     D, H, T, B = 2, 4, 6, 3

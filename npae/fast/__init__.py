@@ -10,9 +10,9 @@ float64 to 1e-10 relative on hypothesis-drawn shapes, float32 to float32 roundin
     layout.py       the feature-major storage of a step, (G, B), and the weight-gradient GEMMs
     underflow.py    the backward loops' stop once the carried gradient has underflowed
     buffers.py      arrays reused from one call to the next
-    threads.py      a batch split over threads (``npae.set_num_threads``)
-    rnn.py          the RNN's recurrence and its backward, in place
-    lstm.py         the LSTM's kernel: inputs folded into the step's GEMM, gates from one exp
+    threads.py      a batch split over threads (``npae.set_num_threads``); BLAS threads of a pass
+    rnn.py          the RNN's recurrence and its backward, in place; inference with the inputs folded in
+    lstm.py         the LSTM's kernel: inputs folded into the step's GEMM, gates from one tanh
     gru.py          the GRU's recurrence and its backward, in place
     autoencoder.py  a training step and inference of a one-layer autoencoder on the kernels
 
