@@ -7,7 +7,8 @@ backward run in parallel threads (each block's arrays contiguous; the weight gra
 summed), and ``reconstruct`` hands its batches to ``n`` threads.  The default is one thread:
 on a machine whose cores are shared with other work, two threads made scoring slower, not faster
 (docs/performance.md).  BLAS is limited to one thread inside the autoencoders' passes (through
-``threadpoolctl`` when it is installed; ``blas_threads``).
+``threadpoolctl``, a dependency of npae because the BLAS thread count changes float32 rounding;
+``blas_threads``).
 """
 
 import os
@@ -85,7 +86,7 @@ def _blas_libraries():
             import numpy  # noqa: F401  (BLAS is loaded with NumPy)
             from threadpoolctl import ThreadpoolController
             libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        except ImportError:  # pragma: no cover - a dependency of npae; only a broken install lacks it
             libs = []
         _POOL["blas"] = libs
     return libs
