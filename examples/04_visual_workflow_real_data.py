@@ -70,9 +70,9 @@ if not (csv_path.is_file() and labels_path.is_file()):
 
 # %%
 series = read_series(csv_path).values[:, 0]  # (N,): npae's CSV reader, as `npae detect` uses
-stamps = [datetime.fromisoformat(ts[:19]) for ts in iter_column(csv_path, "timestamp")]
-labels = labels_from_time_ranges(iter_column(csv_path, "timestamp"),
-                                 json.loads(labels_path.read_text())[KEY])  # (N,) bool
+stamp_text = list(iter_column(csv_path, "timestamp"))  # one pass over the file
+stamps = [datetime.fromisoformat(ts[:19]) for ts in stamp_text]
+labels = labels_from_time_ranges(stamp_text, json.loads(labels_path.read_text())[KEY])  # (N,) bool
 n_train = int(0.15 * len(series))  # NAB's probationary period: train here only
 print(f"{len(series)} points from {stamps[0]:%Y-%m-%d} to {stamps[-1]:%Y-%m-%d}; "
       f"{int(labels.sum())} labelled points; training on the first {n_train}")

@@ -92,18 +92,6 @@ def layers_backward(model, grad_output):
     return dx
 
 
-class _Halves:
-    """``encoder`` / ``decoder``: the recurrent layers under the tutorial's names."""
-
-    @property
-    def encoder(self):
-        return getattr(self, f"encoder_{self.cell}")
-
-    @property
-    def decoder(self):
-        return getattr(self, f"decoder_{self.cell}")
-
-
 class _Layers:
     """The cache marker of a forward through the layers (their own caches hold the arrays)."""
 
@@ -119,7 +107,7 @@ _LAYERS = _Layers()
 # ---------------------------------------------------------------------------- the models
 
 
-class RecurrentAutoencoder(_Halves, Module):
+class RecurrentAutoencoder(Module):
     """Shared body of the recurrent autoencoders; subclasses name the cell and its layer class.
 
     ``impl``: ``"fast"`` (default), ``"vectorized"`` or ``"loop"`` (see the module's docstring);
@@ -128,19 +116,16 @@ class RecurrentAutoencoder(_Halves, Module):
 
     cell = None  # "rnn" | "lstm" | "gru"
     Layer = None
-    impls = ("fast", "vectorized", "loop")
 
     def __init__(self, input_size=1, hidden_size=32, latent_size=16, *, num_layers=1, dropout=0.0,
                  dtype=np.float32, seed=None, rng=None, impl="fast"):
         super().__init__()
         check_sizes(input_size=input_size, hidden_size=hidden_size, latent_size=latent_size)
-        if impl not in self.impls:
-            raise ValueError(f"impl must be one of {self.impls}, got {impl!r}")
         dtype = as_float_dtype(dtype)
         rng = as_generator(seed, rng)
         self.input_size, self.hidden_size, self.latent_size = int(input_size), int(hidden_size), int(latent_size)
         kw = dict(dtype=dtype, rng=rng)
-        # the recurrent layers check num_layers and dropout; dropout masks come from this rng
+        # the recurrent layers check num_layers, dropout and impl; dropout masks come from this rng
         lkw = dict(kw, num_layers=num_layers, dropout=dropout, batch_first=True, impl=impl)
         # registration order = the tutorial's attribute order = torch's state_dict order
         setattr(self, f"encoder_{self.cell}", self.Layer(input_size, hidden_size, **lkw))
@@ -151,6 +136,16 @@ class RecurrentAutoencoder(_Halves, Module):
         self.num_layers, self.dropout = self.encoder.num_layers, self.encoder.dropout
         self.impl = impl
         self._workspace = {}  # the fast path's reused buffers, one dict per (pass, block, half)
+
+    @property
+    def encoder(self):
+        """The encoder's recurrent layer, under the tutorial's name (``encoder_lstm``, …)."""
+        return getattr(self, f"encoder_{self.cell}")
+
+    @property
+    def decoder(self):
+        """The decoder's recurrent layer (``decoder_lstm``, …)."""
+        return getattr(self, f"decoder_{self.cell}")
 
     @property
     def _kernel(self):
