@@ -23,8 +23,8 @@ from ._checks import check_finite, index_plain, is_int
 from .errors import DataError, ShapeError
 
 __all__ = [
-    "tutorial_metric", "point_metrics", "roc_auc", "pr_auc", "events", "event_metrics",
-    "point_adjust", "point_adjusted_f1", "evaluate", "runs", "window_hits",
+    "tutorial_metric", "point_metrics", "roc_auc", "pr_auc", "events", "default_merge_gap",
+    "event_metrics", "point_adjust", "point_adjusted_f1", "evaluate", "runs", "window_hits",
 ]
 
 
@@ -269,6 +269,13 @@ def window_hits(mask, window_size, stride=1, n_windows=None):
             return None
     c = np.concatenate([[0], np.cumsum(m, dtype=np.int64)])
     return c[starts + T] - c[starts] > 0
+
+
+def default_merge_gap(window_size) -> int:
+    """The gap :func:`events` merges over by default in ``npae detect`` and ``npae score``: a
+    tenth of the window (at least 1), so a flickering anomaly is one event while distinct
+    anomalies stay apart."""
+    return max(1, int(window_size) // 10)
 
 
 def events(truth_mask, gap=0) -> list:

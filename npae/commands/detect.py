@@ -30,7 +30,7 @@ from ..backends import import_reference
 from ..errors import DataError, OutputError
 from ..io import (FILLS, MISSING, TIME_NAMES, atomic_file, check_output_path,  # noqa: F401
                   iter_column, read_series, timestamp_column)
-from ..metrics import evaluate, events, tutorial_metric
+from ..metrics import default_merge_gap, evaluate, events, tutorial_metric  # noqa: F401
 from ..report import ReportRun
 from ._common import (add_event_options, add_model_options, add_output_options, add_seed_option,
                       check_merge_gap, comparison_table, dump_json, fmt, model_entry,
@@ -509,12 +509,6 @@ def _events(masks, rows, stamps, gap) -> list:
             evs.append(ev)
         out.append(evs)
     return out
-
-
-def default_merge_gap(T) -> int:
-    """Flagged runs at most this many rows apart are one event: a tenth of the window (at least
-    1), so a flickering anomaly is one event while distinct anomalies stay apart."""
-    return max(1, int(T) // 10)
 
 
 
