@@ -74,8 +74,8 @@ points is exceeded by normal points of a series many times longer, so there are 
 events (jumpsup 0 → 233, cpu_asg 37 → 73, nyc_taxi 0 → 80, ambient 1 → 30 with PCA) while more
 events are found (nyc_taxi 2 → 4 of 5, ambient 0 → 2 of 2).  ``point_threshold="pot:1e-4"``
 extrapolates the tail instead (PCA, cpu_asg: 73 → 31 false alarms, every event still found);
-it is not the default because it lost one of ambient's two events and does not help the LSTM
-(cpu_asg 314 → 352, seed 0).
+it is not the default because it lost one of ambient's two events and helps the LSTM far less
+(cpu_asg 259 → 242, ec2_cpu 283 → 240, seed 0; README "Detection quality").
 
 Scoring runs the model on ``score_batch_size`` windows at a time and folds each batch into the
 (N,) accumulators at once, so memory grows with the batch and N·D, not with N·T.
