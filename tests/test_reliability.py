@@ -217,10 +217,14 @@ def test_4_ctrl_c_during_a_run_is_exit_130(tmp_path):
 
     src = tmp_path / "s.csv"
     _csv(src, 400)
-    # far more epochs than can finish; SIGINT once the command has printed its first line (its
-    # imports are done and it is reading or training), however fast or loaded the machine is
+    # far more steps than can finish (the default --max-steps 2000 had finished in the 0.5 s
+    # before the signal, exit 0, on a quiet machine; early stopping cannot end before
+    # --min-steps); SIGINT once the command has printed its first line (its imports are done and
+    # it is reading or training), however fast or loaded the machine is
+    budget = "100000000"
     p = subprocess.Popen([str(_console_script()), "detect", str(src), "--out", str(tmp_path / "o"),
-                          "--epochs", "1000000", "--quiet", "--no-figures"],
+                          "--epochs", "1000000", "--min-steps", budget, "--max-steps", budget,
+                          "--quiet", "--no-figures"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().startswith("npae detect:")
     time.sleep(0.5)
