@@ -22,6 +22,7 @@ Per epoch, with windows ``x (n, T, D)`` and batches of ``B``::
     (Fit 5)  train_loss = mean_b L_b        (the tutorial's epoch loss: a mean over batches)
     (Fit 6)  val_loss   = MSE over the held-out windows, no update     (when ``val_fraction`` > 0)
     (Fit 7)  budget: max(epochs, ⌈min_steps / steps per epoch⌉) epochs, at most ``max_steps`` steps
+          (``epochs=None``: ``max_steps`` steps, unless early stopping ends training sooner)
     (Fit 8)  lr ← ReduceLROnPlateau(lr, monitored loss)                 (when ``lr_patience`` is set)
     (Fit 9)  stop with TrainingDivergedError when a loss is not finite or train_loss exceeds
           100 × max(first batch loss, mean x²)
@@ -261,11 +262,14 @@ def training_batches(n_train, batch_size, rng):
     return batches
 
 
-def _epoch_budget(epochs, min_steps, spe) -> int:
-    """(Fit 7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit."""
-    if min_steps is None:
-        return epochs
-    return max(epochs, -(-min_steps // spe))
+def _epoch_budget(epochs, min_steps, max_steps, spe) -> int:
+    """(Fit 7): ``epochs``, raised so that at least ``min_steps`` optimiser steps fit, capped so
+    that no more than ``max_steps`` do; ``epochs=None``: as many epochs as ``max_steps`` need."""
+    cap = None if max_steps is None else -(-max_steps // spe)
+    if epochs is None:
+        return cap
+    n = epochs if min_steps is None else max(epochs, -(-min_steps // spe))
+    return n if cap is None else min(n, cap)
 
 
 def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", clip=None,
@@ -285,8 +289,9 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
 
     The budget (Fit 7): ``epochs`` epochs, raised to as many as ``min_steps`` optimiser steps need
     (an epoch of a small data set is only a few steps; 24 windows at batch 16 are 2 steps), and
-    never more than ``max_steps`` steps (training stops mid-epoch there).  Early stopping cannot
-    end training before ``min_steps`` steps.
+    never more than ``max_steps`` steps (training stops mid-epoch there).  ``epochs=None``: no
+    epoch budget, ``max_steps`` (then required) or early stopping ends training.  Early stopping
+    cannot end training before ``min_steps`` steps.
 
     (Fit 8) ``lr_patience``: multiply the learning rate by ``lr_factor`` (down to ``min_lr``) when
     the monitored loss has not improved for more than ``lr_patience`` epochs:
@@ -304,7 +309,8 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     predicting zero has diverged, as Adam at lr 1e3 does, ending at a loss of 1e7), saying to
     lower ``lr`` or set ``clip``.
     """
-    epochs = _positive_int(epochs, "epochs")
+    if epochs is not None:
+        epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
             or not math.isfinite(lr):
@@ -325,6 +331,9 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
         max_steps = _positive_int(max_steps, "max_steps")
     if min_steps is not None and max_steps is not None and min_steps > max_steps:
         raise DataError(f"min_steps ({min_steps}) must not exceed max_steps ({max_steps})")
+    if epochs is None and max_steps is None:
+        raise DataError("epochs=None (no epoch budget) needs max_steps, the number of optimiser "
+                        "steps that ends training (e.g. max_steps=2000), or give epochs")
     if lr_patience is not None:
         if not is_int(lr_patience, 0):
             raise DataError(f"lr_patience must be None or an integer >= 0, got {lr_patience!r}")
@@ -342,9 +351,7 @@ def fit(model, windows, epochs=50, batch_size=32, lr=1e-3, optimizer="adam", cli
     train_idx = np.arange(n_train)
     val_idx = np.arange(n_train, n)
     spe = steps_per_epoch(n_train, batch_size)
-    n_epochs = _epoch_budget(epochs, min_steps, spe)
-    if max_steps is not None:
-        n_epochs = min(n_epochs, -(-max_steps // spe))
+    n_epochs = _epoch_budget(epochs, min_steps, max_steps, spe)
 
     stepper = make_stepper(model, x, optimizer, float(lr), None if clip is None else float(clip))
     scheduler = None

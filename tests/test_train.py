@@ -220,6 +220,29 @@ def test_min_steps_raises_the_epoch_budget_and_max_steps_caps_it():
     assert h.steps == 7 and h.epochs == 4 and h.stop_reason == "max_steps"
 
 
+def test_no_epoch_budget_trains_to_max_steps_on_the_same_trajectory():
+    """``epochs=None``: ``max_steps`` ends training.  Its first epochs are those of a run with an
+    epoch budget (same seed, same batches, same schedule), so with the best weights kept its best
+    validation loss is never above the shorter run's — the argument for the detector's default."""
+    x = _windows(n=40, D=1)                  # 30 training windows at batch 8: 4 steps an epoch
+    kw = dict(batch_size=8, lr=0.05, val_fraction=0.25, patience=50, lr_patience=2, seed=0)
+    short = fit(npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0), x, epochs=5, **kw)
+    long = fit(npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0), x, epochs=None,
+               max_steps=42, **kw)
+    assert short.steps == 20 and short.stop_reason == "epochs"
+    assert long.steps == 42 and long.stop_reason == "max_steps" and long.epochs == 11
+    np.testing.assert_array_equal(long.train_loss[:5], short.train_loss)
+    np.testing.assert_array_equal(long.val_loss[:5], short.val_loss)
+    assert long.best_val_loss <= short.best_val_loss
+
+
+def test_no_epoch_budget_needs_max_steps():
+    with pytest.raises(DataError, match="epochs=None.*needs max_steps"):
+        fit(npae.RNNAutoencoder(1, 4, 2, seed=0), _windows(n=8, D=1), epochs=None)
+    with pytest.raises(DataError, match="epochs=None.*needs max_steps"):
+        npae.AnomalyDetector(max_steps=None).fit(np.sin(np.arange(200) / 3.0))
+
+
 def test_early_stopping_waits_for_min_steps():
     x = _windows(n=40, D=1)
     h = fit(npae.RNNAutoencoder(1, 8, 4, dtype=np.float64, seed=0), x, epochs=30, batch_size=8,

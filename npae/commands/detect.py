@@ -74,8 +74,10 @@ def add_arguments(parser):
     parser.add_argument("--fill", choices=FILLS,
                         help="how to handle empty or NaN cells: forward-fill, linear "
                         "interpolation, or drop those rows (default: refuse)")
-    parser.add_argument("--epochs", type=int, default=100,
-                        help="epoch budget, raised to --min-steps optimiser steps (default: 100)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="an epoch budget, raised to --min-steps optimiser steps and capped "
+                        "at --max-steps (default: none, --max-steps or early stopping ends "
+                        "training)")
     parser.add_argument("--min-steps", type=int, default=1000, metavar="N",
                         help="train for at least N optimiser steps (default: 1000)")
     parser.add_argument("--max-steps", type=int, default=2000, metavar="N",
