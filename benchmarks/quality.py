@@ -48,7 +48,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from npae.baselines import PCADetector  # noqa: E402
 from npae.detector import CELLS, AnomalyDetector  # noqa: E402
 from npae.io import iter_column, labels_from_time_ranges, read_series  # noqa: E402
-from npae.metrics import default_merge_gap, evaluate, events, point_metrics, pr_auc, roc_auc  # noqa: E402
+from npae.metrics import (default_merge_gap, evaluate, events, point_metrics,  # noqa: E402
+                          pr_auc, roc_auc)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "quality.md"

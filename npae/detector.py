@@ -721,9 +721,10 @@ class AnomalyDetector(WindowDetector):
     training windows, the latest, held out; up to ``max_steps`` (2000) optimiser steps (with
     ``epochs`` given: that many epochs, raised to ``min_steps`` steps and capped at
     ``max_steps``); early stopping after ``patience`` epochs without a better validation loss,
-    once ``min_steps`` (1000) are done, with the best weights put back; Adam at ``lr`` (default ``"auto"``: 1e-3 for "rnn", 1e-2 for the others,
-    :meth:`learning_rate`) halved (``lr_factor``) after more than ``lr_patience`` flat epochs
-    (ReduceLROnPlateau), down to lr / 100.  ``patience`` and ``lr_patience`` are epochs, or
+    once ``min_steps`` (1000) are done, with the best weights put back; Adam at ``lr``
+    (default ``"auto"``: 1e-3 for "rnn", 1e-2 for the others, :meth:`learning_rate`) halved
+    (``lr_factor``) after more than ``lr_patience`` flat epochs (ReduceLROnPlateau), down to
+    lr / 100.  ``patience`` and ``lr_patience`` are epochs, or
     with ``"auto"`` (the default) as many epochs as 500 and 200 optimiser steps
     (:meth:`patience_epochs`, at least 20 and 5).  Every "auto" rule reads only the data's own
     size (the window, the features, the steps an epoch holds) and the cell, never labels, and

@@ -511,6 +511,3 @@ def _events(masks, rows, stamps, gap) -> list:
             evs.append(ev)
         out.append(evs)
     return out
-
-
-
