@@ -217,15 +217,19 @@ def test_4_ctrl_c_during_a_run_is_exit_130(tmp_path):
 
     src = tmp_path / "s.csv"
     _csv(src, 400)
-    # far more steps than can finish (the default --max-steps 2000 had finished in the 0.5 s
-    # before the signal, exit 0, on a quiet machine; early stopping cannot end before
-    # --min-steps); SIGINT once the command has printed its first line (its imports are done and
-    # it is reading or training), however fast or loaded the machine is
+    # Far more steps than can finish (early stopping cannot end training before --min-steps), so
+    # only the signal can end the run; SIGINT once the command has printed its first line (its
+    # imports are done and it is reading or training), however fast or loaded the machine is.
+    # The child gets Ctrl-C's default disposition: a suite started in the background by a
+    # non-interactive shell (`pytest &`) runs with SIGINT ignored, the child inherits that,
+    # Python then installs no KeyboardInterrupt handler and the signal does nothing (seen as
+    # exit 0 when the run could finish, and as a 60 s timeout once it could not)
     budget = "100000000"
     p = subprocess.Popen([str(_console_script()), "detect", str(src), "--out", str(tmp_path / "o"),
                           "--epochs", "1000000", "--min-steps", budget, "--max-steps", budget,
                           "--quiet", "--no-figures"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline().startswith("npae detect:")
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
