@@ -230,10 +230,15 @@ def test_4_ctrl_c_during_a_run_is_exit_130(tmp_path):
                           "--quiet", "--no-figures"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert p.stdout.readline().startswith("npae detect:")
-    time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+    try:
+        assert p.stdout.readline().startswith("npae detect:")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:  # a run the signal did not end would otherwise train on after the test
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert p.returncode == 130, err
     assert err.strip().splitlines()[-1] == "npae: interrupted" and "Traceback" not in err
     assert _no_tmp(tmp_path) == []
