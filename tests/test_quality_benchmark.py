@@ -42,12 +42,14 @@ def test_quality_runs_the_chosen_cells_with_a_last_batch_of_one(tmp_path, capsys
     assert auc > 0.9          # sine against cosine shapes: a trained model separates them
 
 
-def test_quality_refuses_an_unknown_cell(tmp_path, capsys):
+@pytest.mark.parametrize("args, says", [(["--cells", "lstm,transformer"], "transformer"),
+                                        (["--param", "num_layers"], "NAME=VALUE")])
+def test_quality_refuses_a_bad_option(tmp_path, capsys, args, says):
     (tmp_path / "README.md").write_text("stand-in\n")
     with pytest.raises(SystemExit) as e:
-        quality.main(["--data", str(tmp_path), "--cells", "lstm,transformer"])
+        quality.main(["--data", str(tmp_path), *args])
     assert e.value.code == 2
-    assert "transformer" in capsys.readouterr().err
+    assert says in capsys.readouterr().err
     assert quality.DEFAULT_CELLS.split(",") == ["lstm", "rnn", "gru", "dense"]
 
 
@@ -90,11 +92,3 @@ def test_quality_param_plain_auc_and_merged_alarms_on_a_stand_in_series(tmp_path
     # the PCA row keeps every default, and its plain pass ranks the jump
     assert rows["PCA"]["steps"] is None and rows["PCA"]["roc_auc_plain"] > 0.6
     assert "merged false-alarm events ≤ PCA's: art_daily_jumpsup" in text
-
-
-def test_quality_refuses_a_param_without_a_value(tmp_path, capsys):
-    (tmp_path / "README.md").write_text("stand-in\n")
-    with pytest.raises(SystemExit) as e:
-        quality.main(["--data", str(tmp_path), "--param", "num_layers"])
-    assert e.value.code == 2
-    assert "NAME=VALUE" in capsys.readouterr().err
