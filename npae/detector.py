@@ -736,8 +736,8 @@ class AnomalyDetector(WindowDetector):
     Why no epoch budget by default: an epoch count ended training on the small sets before
     either the step budget or early stopping did.  With ``epochs=100`` (the old default) the
     whole-series sets and art_daily_jumpsup (8 steps an epoch) stopped at 1000 steps for
-    "epochs" while their validation loss still fell; without it they train on to 2000 steps or
-    to early stopping.  The first 1000 steps are the same trajectory and the best weights are
+    "epochs", before early stopping or the step budget could; without it they train on to 2000
+    steps or to early stopping.  The first 1000 steps are the same trajectory and the best weights are
     kept, so the best validation loss cannot rise: LSTM, seeds 0, 1, 2, validation loss over the
     validation windows' variance, art_daily_jumpsup 0.272, 0.883, 0.858 → 0.243 (2000 steps),
     0.883, 0.858 (early stopping at 1064 and 1000 steps), ECG5000 0.206, 0.228, 0.305 → 0.192,
