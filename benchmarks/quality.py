@@ -196,31 +196,45 @@ def table(results, seeds) -> str:
     return "\n".join(lines)
 
 
+# the sets whose events and false alarms the targets name
+EVENT_SETS = ("art_daily_jumpsup", "ec2_cpu_utilization_825cc2",
+              "cpu_utilization_asg_misconfiguration")
+
+
+def _lstm_and_pca(results, names=None):
+    """``(name, LSTM rows, the PCA row)`` for every set (or those of ``names``) with both."""
+    for name in results if names is None else names:
+        res = results.get(name, {})
+        if "LSTM" in res and "PCA" in res:
+            yield name, res["LSTM"], res["PCA"][0]
+
+
+def _roc_vs_pca(results, key):
+    """The sets where the LSTM's mean ``key`` (a ROC-AUC) is ≥ PCA's, within 0.03 below, and
+    further below, as ``"name (lstm vs pca)"`` lists."""
+    at_or_above, within, below = [], [], []
+    for name, lstm_rows, pca_row in _lstm_and_pca(results):
+        lstm, pca = np.mean([r[key] for r in lstm_rows]), pca_row[key]
+        (at_or_above if lstm >= pca else within if lstm >= pca - 0.03 else below).append(
+            f"{name} ({lstm:.3f} vs {pca:.3f})")
+    return at_or_above, within, below
+
+
 def targets(results) -> list:
     """The issue's targets, checked on the measured means."""
     out = []
-    at_or_above, within, below = [], [], []
-    for name, res in results.items():
-        if "LSTM" not in res or "PCA" not in res:
-            continue
-        lstm = np.mean([r["roc_auc"] for r in res["LSTM"]])
-        pca = res["PCA"][0]["roc_auc"]
-        (at_or_above if lstm >= pca else within if lstm >= pca - 0.03 else below).append(
-            f"{name} ({lstm:.3f} vs {pca:.3f})")
+    at_or_above, within, below = _roc_vs_pca(results, "roc_auc")
     out.append(f"LSTM ROC-AUC ≥ PCA on {len(at_or_above)} of "
                f"{len(at_or_above) + len(within) + len(below)} sets"
                + (f": {', '.join(at_or_above)}" if at_or_above else ""))
     out.append(f"within 0.03 below PCA: {', '.join(within) or 'none'}")
     out.append(f"more than 0.03 below PCA: {', '.join(below) or 'none'}")
-    for name in ("art_daily_jumpsup", "ec2_cpu_utilization_825cc2",
-                 "cpu_utilization_asg_misconfiguration"):
-        if name in results and "LSTM" in results[name] and "PCA" in results[name]:
-            lstm, pca = results[name]["LSTM"], results[name]["PCA"][0]
-            found = all(r["events"] == r["events_total"] for r in lstm)
-            fewer = all(r["false_alarms"] <= pca["false_alarms"] for r in lstm)
-            out.append(f"{name}: every event found by the LSTM in every seed: "
-                       f"{'yes' if found else 'no'}; false alarms ≤ PCA's "
-                       f"({pca['false_alarms']}): {'yes' if fewer else 'no'}")
+    for name, lstm, pca in _lstm_and_pca(results, EVENT_SETS):
+        found = all(r["events"] == r["events_total"] for r in lstm)
+        fewer = all(r["false_alarms"] <= pca["false_alarms"] for r in lstm)
+        out.append(f"{name}: every event found by the LSTM in every seed: "
+                   f"{'yes' if found else 'no'}; false alarms ≤ PCA's "
+                   f"({pca['false_alarms']}): {'yes' if fewer else 'no'}")
     out.append("other views, not the targets' definitions: " + "; ".join(_other_views(results)))
     under = [f"{n} {m}" for n, res in results.items() for m, rows in res.items()
              if m != "PCA" and any(r["undertrained"] for r in rows)]
@@ -233,24 +247,15 @@ def targets(results) -> list:
 
 def _other_views(results) -> list:
     """The same comparisons on the plain pass's ROC-AUC and on merged false-alarm events."""
-    plain = {"≥": 0, "within 0.03": 0, "below": 0}
+    at_or_above, within, below = _roc_vs_pca(results, "roc_auc_plain")
     alarms = []
-    for name, res in results.items():
-        if "LSTM" not in res or "PCA" not in res:
-            continue
-        lstm = np.mean([r["roc_auc_plain"] for r in res["LSTM"]])
-        pca = res["PCA"][0]["roc_auc_plain"]
-        plain["≥" if lstm >= pca else "within 0.03" if lstm >= pca - 0.03 else "below"] += 1
-        if res["PCA"][0]["merged_false_alarms"] is not None and name in (
-                "art_daily_jumpsup", "ec2_cpu_utilization_825cc2",
-                "cpu_utilization_asg_misconfiguration"):
-            ok = all(r["merged_false_alarms"] <= res["PCA"][0]["merged_false_alarms"]
-                     for r in res["LSTM"])
-            alarms.append(f"{name} {'yes' if ok else 'no'} "
-                          f"({', '.join(str(r['merged_false_alarms']) for r in res['LSTM'])} vs "
-                          f"{res['PCA'][0]['merged_false_alarms']})")
-    return [f"plain-pass ROC-AUC, LSTM ≥ PCA on {plain['≥']}, within 0.03 on "
-            f"{plain['within 0.03']}, further below on {plain['below']}",
+    for name, lstm, pca in _lstm_and_pca(results, EVENT_SETS):
+        ok = all(r["merged_false_alarms"] <= pca["merged_false_alarms"] for r in lstm)
+        alarms.append(f"{name} {'yes' if ok else 'no'} "
+                      f"({', '.join(str(r['merged_false_alarms']) for r in lstm)} vs "
+                      f"{pca['merged_false_alarms']})")
+    return [f"plain-pass ROC-AUC, LSTM ≥ PCA on {len(at_or_above)}, within 0.03 on "
+            f"{len(within)}, further below on {len(below)}",
             "merged false-alarm events ≤ PCA's: " + (", ".join(alarms) or "—")]
 
 
